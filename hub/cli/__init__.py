@@ -1,0 +1,27 @@
+"""The ``cshub`` command line. Each command group lives in its own module here.
+
+Commands that report take ``--json`` and then print exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import click
+
+from hub.cli.common import cli
+
+COMMAND_MODULES = [
+    "hub.cli.core",  # init, up, worker, scheduler, doctor, token
+    "hub.cli.demo",  # demo
+]
+"""A capability that adds commands appends its module here; each registers on ``cli``."""
+
+
+def main() -> None:
+    for name in COMMAND_MODULES:
+        import_module(name)
+    cli(prog_name="cshub")
+
+
+__all__ = ["cli", "click", "main"]

@@ -1,0 +1,45 @@
+"""The domain model: one module per aggregate, all importable from here."""
+
+from hub.models.account import Account, Contact, SubscriptionChange
+from hub.models.activity import Event, MetricSample
+from hub.models.feedback import Survey, SurveyResponse
+from hub.models.growth import Offer, Referral, ReferralCode, RewardLedgerEntry
+from hub.models.inbox import InboxEvent
+from hub.models.integration import ConnectorConfig, IntegrationSetting, PushLedger, SyncState
+from hub.models.journeys import JourneyEnrolment, Milestone, PlaybookVersion, StepOutcome
+from hub.models.kpi import KpiRollup
+from hub.models.outbox import OutboxMessage
+from hub.models.scores import ChurnModelVersion, ChurnPrediction, HealthConfigVersion, HealthScore
+from hub.models.security import ApiToken, AuditLog, User
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AuditLog",
+    "ChurnModelVersion",
+    "ChurnPrediction",
+    "ConnectorConfig",
+    "Contact",
+    "Event",
+    "HealthConfigVersion",
+    "HealthScore",
+    "InboxEvent",
+    "IntegrationSetting",
+    "JourneyEnrolment",
+    "KpiRollup",
+    "MetricSample",
+    "Milestone",
+    "Offer",
+    "OutboxMessage",
+    "PlaybookVersion",
+    "PushLedger",
+    "Referral",
+    "ReferralCode",
+    "RewardLedgerEntry",
+    "StepOutcome",
+    "SubscriptionChange",
+    "Survey",
+    "SurveyResponse",
+    "SyncState",
+    "User",
+]

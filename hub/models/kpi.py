@@ -1,0 +1,22 @@
+"""Daily KPI roll-ups, so the dashboard reads stored figures rather than recomputing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, UTCDateTime, utcnow
+
+
+class KpiRollup(Base):
+    __tablename__ = "kpi_rollups"
+    __table_args__ = (UniqueConstraint("day", "segment"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    segment: Mapped[str] = mapped_column(String(32), default="all")
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
