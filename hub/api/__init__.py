@@ -14,6 +14,7 @@ BLUEPRINT_MODULES = [
     "hub.api.accounts",
     "hub.api.contacts",
     "hub.api.tokens",
+    "hub.api.integrations",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 
