@@ -35,3 +35,10 @@ def mixpanel_push() -> dict:
     """Push changed scores to Mixpanel profiles."""
     log.info("mixpanel_push ran (not configured yet)")
     return {}
+
+
+@job(timeout=600)
+def salesforce_pull_records(sobject: str, record_ids: list[str]) -> dict:
+    """Pull the named records now (Salesforce Outbound Messages trigger this)."""
+    log.info("salesforce_pull_records %s %d ids (not configured yet)", sobject, len(record_ids))
+    return {}
