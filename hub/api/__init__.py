@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from flask import Flask
+import swagger_ui_bundle
+from flask import Blueprint, Flask, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +27,15 @@ class HubApi(Api):
         return from_http_exception(error)
 
 
+_swagger_assets = Blueprint("swagger_assets", __name__)
+
+
+@_swagger_assets.get("/api/docs/assets/<path:filename>")
+def swagger_asset(filename: str):
+    """Swagger UI served from the installed swagger-ui-bundle package (no CDN)."""
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
+
+
 def init_api(app: Flask) -> HubApi:
     app.config.update(
         API_TITLE="cshub",
@@ -34,12 +44,13 @@ def init_api(app: Flask) -> HubApi:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
         API_SPEC_OPTIONS={
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
         },
     )
+    app.register_blueprint(_swagger_assets)
     api = HubApi(app)
     for name in BLUEPRINT_MODULES:
         api.register_blueprint(import_module(name).blp)

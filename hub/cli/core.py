@@ -36,10 +36,13 @@ def up(port: int, host: str) -> None:
     """Run web, worker and scheduler together (Ctrl-C stops all three)."""
     from honcho.manager import Manager
 
+    from hub.db import db
+    from hub.migrate import upgrade
     from hub.queue import redis_url_of
 
     app = make_app()
     config = app.config["CSHUB"]
+    upgrade(db.engine)
     env = dict(os.environ)
     env["PORT"] = str(port)
     env["CSHUB_BIND"] = f"{host}:{port}"

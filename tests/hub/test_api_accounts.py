@@ -115,5 +115,11 @@ def test_openapi_document_validates(client):
 
 
 def test_api_docs_page_is_served(client):
+    """The docs page and its Swagger UI assets are served locally, never from a CDN."""
     resp = client.get("/api/docs")
-    assert resp.status_code == 200 and b"swagger" in resp.data.lower()
+    assert resp.status_code == 200
+    page = resp.data.decode()
+    assert "/api/docs/assets/swagger-ui-bundle.js" in page and "//cdn" not in page
+    asset = client.get("/api/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
+    asset.close()
