@@ -94,10 +94,13 @@ def _wait_for_worker_and_scheduler(port: int) -> None:
     body = ""
     while time.monotonic() < deadline:
         body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        for line in body.splitlines():
-            if line.startswith('cshub_jobs{queue="high",state="finished"}'):
-                if float(line.split()[-1]) >= 1:
-                    return
+        finished = [
+            float(line.split()[-1])
+            for line in body.splitlines()
+            if line.startswith('cshub_jobs{queue="high",state="finished"}')
+        ]
+        if finished and finished[0] >= 1:
+            return
         time.sleep(0.5)
     pytest.fail(
         "no scheduled job was processed:\n"
