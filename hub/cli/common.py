@@ -15,6 +15,11 @@ def cli() -> None:
     """cshub: customer-success automation hub."""
 
 
+@cli.group()
+def sync() -> None:
+    """Pull from and push to an outside system (salesforce, mixpanel)."""
+
+
 def make_app():
     """The app for a CLI command (environment configuration)."""
     from hub import create_app
