@@ -3,11 +3,17 @@
 from hub.models.account import Account, Contact, SubscriptionChange
 from hub.models.activity import Event, MetricSample
 from hub.models.feedback import Survey, SurveyResponse
-from hub.models.growth import Offer, Referral, ReferralCode, RewardLedgerEntry
+from hub.models.growth import (
+    GrowthConfigVersion,
+    Offer,
+    Referral,
+    ReferralCode,
+    RewardLedgerEntry,
+)
 from hub.models.inbox import InboxEvent
 from hub.models.integration import ConnectorConfig, IntegrationSetting, PushLedger, SyncState
 from hub.models.journeys import JourneyEnrolment, Milestone, PlaybookVersion, StepOutcome
-from hub.models.kpi import KpiRollup
+from hub.models.kpi import KpiRollup, KpiSetting
 from hub.models.outbox import OutboxMessage
 from hub.models.scores import ChurnModelVersion, ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.models.security import ApiToken, AuditLog, User
@@ -21,12 +27,14 @@ __all__ = [
     "ConnectorConfig",
     "Contact",
     "Event",
+    "GrowthConfigVersion",
     "HealthConfigVersion",
     "HealthScore",
     "InboxEvent",
     "IntegrationSetting",
     "JourneyEnrolment",
     "KpiRollup",
+    "KpiSetting",
     "MetricSample",
     "Milestone",
     "Offer",
