@@ -42,6 +42,7 @@ class JourneyEnrolment(Base):
     __tablename__ = "journey_enrolments"
     __table_args__ = (
         UniqueConstraint("account_id", "playbook_key", "occurrence"),
+        UniqueConstraint("account_id", "playbook_key", "trigger_ref"),
         Index("ix_journey_enrolments_status", "status", "next_run_at"),
     )
 
@@ -50,6 +51,7 @@ class JourneyEnrolment(Base):
     playbook_key: Mapped[str] = mapped_column(String(128), index=True)
     playbook_version: Mapped[int] = mapped_column(Integer)
     occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    trigger_ref: Mapped[str | None] = mapped_column(String(255))  # what fired it, once
     status: Mapped[str] = mapped_column(String(16), default="active")  # active, completed, exited
     current_step: Mapped[int] = mapped_column(Integer, default=0)
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,6 +27,8 @@ class OutboxMessage(Base):
     enrolment_id: Mapped[int | None] = mapped_column(
         ForeignKey("journey_enrolments.id", ondelete="SET NULL")
     )
+    playbook_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    step_key: Mapped[str | None] = mapped_column(String(128))
     template: Mapped[str | None] = mapped_column(String(128))
     subject: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[str | None] = mapped_column(Text)
@@ -36,6 +38,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(255))  # provider message / SF id
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(32))  # who is sending it now
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
