@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime, utcnow
+from hub.db import Base, BigID, UTCDateTime, utcnow
 
 
 class Survey(Base):
@@ -22,7 +22,7 @@ class Survey(Base):
     kind: Mapped[str] = mapped_column(String(8))  # nps, csat, ces
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    occurrence: Mapped[int] = mapped_column(BigID, default=1)  # period number or event id
     status: Mapped[str] = mapped_column(String(16), default="sent")  # sent, answered, expired
     channel: Mapped[str] = mapped_column(String(16), default="email")  # email, inapp
     context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
