@@ -15,6 +15,7 @@ from hub.models.integration import ConnectorConfig, IntegrationSetting, PushLedg
 from hub.models.journeys import JourneyEnrolment, Milestone, PlaybookVersion, StepOutcome
 from hub.models.kpi import KpiRollup, KpiSetting
 from hub.models.outbox import OutboxMessage
+from hub.models.salesforce import SalesforceRecord, SalesforceWork
 from hub.models.scores import ChurnModelVersion, ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.models.security import ApiToken, AuditLog, User
 
@@ -44,6 +45,8 @@ __all__ = [
     "Referral",
     "ReferralCode",
     "RewardLedgerEntry",
+    "SalesforceRecord",
+    "SalesforceWork",
     "StepOutcome",
     "SubscriptionChange",
     "Survey",
