@@ -16,6 +16,7 @@ BLUEPRINT_MODULES = [
     "hub.api.contacts",
     "hub.api.tokens",
     "hub.api.integrations",
+    "hub.api.metrics",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 

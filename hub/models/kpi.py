@@ -20,3 +20,15 @@ class KpiRollup(Base):
     segment: Mapped[str] = mapped_column(String(32), default="all")
     figures: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiSetting(Base):
+    """An admin's override of KPI defaults (``targets``, ``roi``): one JSON document per key."""
+
+    __tablename__ = "kpi_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
