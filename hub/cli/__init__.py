@@ -14,6 +14,8 @@ from hub.cli.common import cli
 COMMAND_MODULES = [
     "hub.cli.core",  # init, up, worker, scheduler, doctor, token
     "hub.cli.demo",  # demo
+    "hub.cli.users",  # user create|list|disable|password
+    "hub.cli.kpis",  # kpis rollup
 ]
 """A capability that adds commands appends its module here; each registers on ``cli``."""
 
