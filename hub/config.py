@@ -51,6 +51,7 @@ class Config:
     mixpanel_service_secret: str = ""
     mixpanel_api_host: str = "https://api.mixpanel.com"
     mixpanel_export_host: str = "https://data.mixpanel.com"
+    mixpanel_project_token: str = ""  # MIXPANEL_PROJECT_TOKEN, for engage/groups profile updates
     mixpanel_webhook_user: str = ""
     mixpanel_webhook_password: str = ""
     stripe_api_key: str = ""
@@ -96,6 +97,7 @@ class Config:
             mixpanel_service_secret=g("MIXPANEL_SERVICE_SECRET", ""),
             mixpanel_api_host=g("MIXPANEL_API_HOST") or "https://api.mixpanel.com",
             mixpanel_export_host=g("MIXPANEL_EXPORT_HOST") or "https://data.mixpanel.com",
+            mixpanel_project_token=g("MIXPANEL_PROJECT_TOKEN", ""),
             mixpanel_webhook_user=g("MIXPANEL_WEBHOOK_USER", ""),
             mixpanel_webhook_password=g("MIXPANEL_WEBHOOK_PASSWORD", ""),
             stripe_api_key=g("STRIPE_API_KEY", ""),

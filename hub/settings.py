@@ -35,7 +35,9 @@ class IntegrationSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-SPEC_MODULES: list[str] = []
+SPEC_MODULES: list[str] = [
+    "integrations.mixpanel.settings",
+]
 """Modules that define ``SPEC``; a capability that adds an integration appends here."""
 
 _specs: dict[str, IntegrationSpec] = {}

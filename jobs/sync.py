@@ -24,17 +24,30 @@ def salesforce_push() -> dict:
 
 
 @job(queue="low", timeout=3600)
-def mixpanel_pull() -> dict:
-    """Incremental Raw Event Export pull."""
-    log.info("mixpanel_pull ran (not configured yet)")
-    return {}
+def mixpanel_pull(since: str | None = None) -> dict:
+    """Incremental Raw Event Export pull (``since``: YYYY-MM-DD backfill start)."""
+    from datetime import date
+
+    from flask import current_app
+
+    from hub.db import db
+    from hub.queue import queues
+    from integrations.mixpanel.runner import pull_now
+
+    start = date.fromisoformat(since) if since else None
+    return pull_now(db.engine, current_app.config["CSHUB"], queues.redis, since=start)
 
 
 @job(queue="low", timeout=3600)
 def mixpanel_push() -> dict:
-    """Push changed scores to Mixpanel profiles."""
-    log.info("mixpanel_push ran (not configured yet)")
-    return {}
+    """Push changed scores to Mixpanel profiles and hub actions as events."""
+    from flask import current_app
+
+    from hub.db import db
+    from hub.queue import queues
+    from integrations.mixpanel.runner import push_now
+
+    return push_now(db.engine, current_app.config["CSHUB"], queues.redis)
 
 
 @job(timeout=600)

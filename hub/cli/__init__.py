@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "hub.cli.demo",  # demo
     "hub.cli.users",  # user create|list|disable|password
     "hub.cli.kpis",  # kpis rollup
+    "hub.cli.mixpanel",  # sync mixpanel
 ]
 """A capability that adds commands appends its module here; each registers on ``cli``."""
 
