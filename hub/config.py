@@ -36,6 +36,8 @@ class Config:
     webhook_max_bytes: int = 1024 * 1024  # CSHUB_WEBHOOK_MAX_BYTES
     webhook_tolerance_s: int = 300  # CSHUB_WEBHOOK_TOLERANCE
     secret_grace_s: int = 86400  # CSHUB_SECRET_GRACE: old webhook secrets stay valid this long
+    inbox_stale_s: int = 120  # CSHUB_INBOX_STALE: pending inbox rows re-enqueued after
+    inbox_lease_s: int = 300  # CSHUB_INBOX_LEASE: a processing claim older than this is dead
     worker_pool: str = "queue"  # CSHUB_DB_POOL: "queue" or "null" (RQ work horses)
     testing: bool = False
     # integrations (a first start; the admin API wins once set)
@@ -84,6 +86,8 @@ class Config:
             webhook_max_bytes=int(g("CSHUB_WEBHOOK_MAX_BYTES") or 1024 * 1024),
             webhook_tolerance_s=int(g("CSHUB_WEBHOOK_TOLERANCE") or 300),
             secret_grace_s=int(g("CSHUB_SECRET_GRACE") or 86400),
+            inbox_stale_s=int(g("CSHUB_INBOX_STALE") or 120),
+            inbox_lease_s=int(g("CSHUB_INBOX_LEASE") or 300),
             worker_pool=g("CSHUB_DB_POOL", "queue"),
             salesforce_login_url=g("SALESFORCE_LOGIN_URL") or "https://login.salesforce.com",
             salesforce_client_id=g("SALESFORCE_CLIENT_ID", ""),

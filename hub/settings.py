@@ -33,9 +33,13 @@ class IntegrationSpec:
     """Test the connection with the effective settings; return facts, raise on failure."""
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    on_save: Callable[[dict[str, Any], dict[str, Any], Config], dict[str, Any]] | None = None
+    """Given the settings in force before and the secrets about to be stored, return the
+    secrets to store (e.g. keep rotated-out secrets valid for a grace period)."""
 
 
 SPEC_MODULES: list[str] = [
+    "webhooks.settings",
     "integrations.mixpanel.settings",
 ]
 """Modules that define ``SPEC``; a capability that adds an integration appends here."""
@@ -87,6 +91,8 @@ def save(
                 secrets[key] = current[key]
         else:
             secrets[key] = given
+    if spec.on_save is not None:
+        secrets = spec.on_save(current, secrets, config)
     row.settings = {k: v for k, v in values.items() if k not in spec.secret_keys}
     row.secrets = secrets
     record(session, actor, "integration.update", f"integration:{spec.name}", fields=sorted(values))

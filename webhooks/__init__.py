@@ -1,4 +1,10 @@
-"""Inbound webhook receivers: verify, store in the inbox, enqueue, answer 2xx. Nothing else."""
+"""Inbound webhook receivers: verify, store in the inbox, enqueue, answer 2xx. Nothing else.
+
+One module per source (``stripe``, ``mixpanel``, ``salesforce``, ``events`` for Standard
+Webhooks), shared checks in ``verify``, the secrets in force in ``secrets`` (settings spec in
+``settings``), the INSERT and enqueue in ``inbox``. What an event means is decided later, in
+``jobs.inbox.process`` and ``hub.ingest``.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +12,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the receivers under /webhooks/<source>."""
+    """Register the receivers under /webhooks/<source> (unknown source: 404 JSON)."""
+    from webhooks.views import bp
+
+    app.register_blueprint(bp)

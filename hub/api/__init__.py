@@ -17,6 +17,7 @@ BLUEPRINT_MODULES = [
     "hub.api.tokens",
     "hub.api.integrations",
     "hub.api.metrics",
+    "hub.api.inbox",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 

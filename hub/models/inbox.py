@@ -1,4 +1,10 @@
-"""Webhook deliveries as received, before any processing."""
+"""Webhook deliveries as received, before any processing, and their processing state.
+
+A row is written by a receiver (status ``pending``) and moved by ``jobs.inbox.process``:
+``pending`` -> ``processing`` (claimed, ``claimed_at``/``attempts``) -> ``processed`` or
+``ignored`` (no handler for its type), or back to ``pending`` with ``last_error`` and
+``next_attempt_at`` while RQ retries, or ``failed`` after the last try.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +37,7 @@ class InboxEvent(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    job_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job that owns the row
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # RQ retry due
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what processing did
