@@ -39,6 +39,7 @@ class IntegrationSpec:
 
 
 SPEC_MODULES: list[str] = [
+    "integrations.stripe.client",
     "webhooks.settings",
     "integrations.mixpanel.settings",
 ]
