@@ -14,7 +14,7 @@ from typing import Any
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import connectors, inbox, kpis, playbooks, scoring, sync
+from jobs import connectors, growth, inbox, kpis, playbooks, scoring, sync
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ SCHEDULE: tuple[Entry, ...] = (
     Entry("playbooks", playbooks.evaluate_all, "default", cron="*/10 * * * *"),
     Entry("dispatch", playbooks.dispatch_due, "high", interval=60, timeout=600),
     Entry("kpi-rollup-daily", kpis.rollup_daily, "low", cron="0 4 * * *"),
+    Entry("offers-evaluate", growth.evaluate_offers, "default", cron="20 */6 * * *"),
+    Entry("surveys-send", growth.send_surveys, "default", cron="15 * * * *", timeout=1800),
+    Entry("referral-invites", growth.invite_referrers, "low", cron="45 9 * * *", timeout=1800),
+    Entry("rewards-grant", growth.grant_rewards, "high", cron="*/15 * * * *", timeout=900),
 )
 
 

@@ -18,6 +18,10 @@ BLUEPRINT_MODULES = [
     "hub.api.integrations",
     "hub.api.metrics",
     "hub.api.inbox",
+    "hub.api.offers",
+    "hub.api.referrals",
+    "hub.api.feedback",
+    "hub.api.growth_public",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 

@@ -60,7 +60,9 @@ class HookContext:
 
 Hook = Callable[[HookContext], None]
 
-HOOK_MODULES: list[str] = []
+HOOK_MODULES: list[str] = [
+    "hub.growth.hooks",
+]
 """Modules that subscribe hooks when imported; a capability appends its module here."""
 
 _subscribers: dict[tuple[str, str], list[Hook]] = defaultdict(list)
