@@ -90,3 +90,25 @@ def load(
     figures = compute(session, period, segment=segment, settings=settings)
     doc = figures[segment or ALL]
     return Loaded(doc, "live", utcnow(), history(session, segment, period.end))
+
+
+def load_segments(
+    session: Session, period: Period | None, settings: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Figures for every segment and ``all`` at once: the roll-up rows for the window's last
+    day when they cover it, else one live computation."""
+    if period is None:
+        newest = latest(session, None)
+        day = newest.day if newest else None
+    else:
+        day = period.end
+    if day is not None:
+        rows = {
+            r.segment: r.figures
+            for r in session.scalars(select(KpiRollup).where(KpiRollup.day == day))
+        }
+        wanted = period.as_dict() if period else None
+        if rows and (wanted is None or all(f.get("period") == wanted for f in rows.values())):
+            return rows
+    period = period or Period.ending(datetime.now(UTC).date(), WINDOW_DAYS)
+    return compute(session, period, settings=settings)
