@@ -7,9 +7,7 @@ form carries a CSRF token; every response carries secure headers (CSP without in
 
 from __future__ import annotations
 
-from flask import Flask, render_template
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 
 VIEW_MODULES = (
     "auth",
@@ -26,14 +24,6 @@ VIEW_MODULES = (
 )
 
 
-def _error_page(exc: HTTPException):
-    code = exc.code or 500
-    return (
-        render_template("error.html", code=code, title=exc.name, message=exc.description),
-        code,
-    )
-
-
 def init_app(app: Flask) -> None:
     """Register the admin UI under /."""
     from importlib import import_module
@@ -45,20 +35,4 @@ def init_app(app: Flask) -> None:
         import_module(f"hub.ui.views.{name}")
     security.configure(app)
     common.init_filters(app)
-    bp.before_request(security.guard)
-    bp.after_request(security.secure_headers)
-    for code in (400, 403, 404, 405, 409, 422, 429, 501, 502):
-        bp.register_error_handler(code, _error_page)
-    bp.register_error_handler(
-        CSRFError,
-        lambda exc: (
-            render_template(
-                "error.html",
-                code=400,
-                title="Form expired",
-                message="The form's security token is missing or expired. Reload and try again.",
-            ),
-            400,
-        ),
-    )
     app.register_blueprint(bp)

@@ -77,15 +77,22 @@ def load_user() -> SignedIn | None:
         return None
     row = db.session.get(User, user_id)
     if row is None or row.disabled_at is not None or session_stamp(row) != stamp:
-        session.clear()
+        end_session()
         return None
     return SignedIn(row.id, row.email, row.role)
 
 
 def sign_in(row: User) -> None:
-    session.clear()  # a fresh session: nothing carried over from before sign-in
+    end_session()  # a fresh session: nothing carried over from before sign-in
     session.permanent = True
     session["uid"], session["stamp"] = row.id, session_stamp(row)
+
+
+def end_session() -> None:
+    """Forget the session and the CSRF token cached for this request."""
+    session.clear()
+    g.pop("csrf_token", None)
+    g.pop("ui_user", None)
 
 
 def guard() -> Response | None:
@@ -94,6 +101,7 @@ def guard() -> Response | None:
         if request.method not in SAFE_METHODS:
             csrf.protect()
         return None
+    g.pop("ui_user", None)
     user = load_user()
     if user is None:
         return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from hub.audit import record
 from hub.db import db
 from hub.ui.blueprint import bp
 from hub.ui.common import safe_next
-from hub.ui.security import login_failed, login_locked, login_succeeded, sign_in
+from hub.ui.security import (
+    end_session,
+    login_failed,
+    login_locked,
+    login_succeeded,
+    sign_in,
+)
 from hub.users import authenticate
 
 
@@ -37,6 +43,6 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    end_session()
     flash("Signed out.")
     return redirect(url_for("ui.login"))
