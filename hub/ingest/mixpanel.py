@@ -40,18 +40,18 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _identities(members: list[Any]) -> tuple[set[str], set[str]]:
-    ids, emails = set(), set()
+def _identities(members: list[Any]) -> list[tuple[str | None, str | None]]:
+    """(distinct id, lower-cased email) of each member."""
+    out = []
     for member in members:
         if not isinstance(member, dict):
             continue
         distinct = _str(member.get("mixpanel_distinct_id")) or _str(member.get("$distinct_id"))
         email = _str(member.get("email")) or _str(member.get("$email"))
-        if distinct:
-            ids.add(distinct[:255])
-        if email:
-            emails.add(email.strip().lower()[:255])
-    return ids, emails
+        out.append(
+            (distinct[:255] if distinct else None, email.strip().lower()[:255] if email else None)
+        )
+    return out
 
 
 def _chunks(values: set[str]) -> list[list[str]]:
@@ -60,8 +60,11 @@ def _chunks(values: set[str]) -> list[list[str]]:
 
 
 def _targets(
-    session: Session, ids: set[str], emails: set[str]
+    session: Session, identities: list[tuple[str | None, str | None]]
 ) -> tuple[dict[int, Contact], dict[int, Account], int]:
+    """The contacts and accounts the members are, and how many members matched nothing."""
+    ids = {d for d, _ in identities if d}
+    emails = {e for _, e in identities if e}
     contacts: dict[int, Contact] = {}
     accounts: dict[int, Account] = {}
     matched: set[str] = set()
@@ -76,7 +79,7 @@ def _targets(
         for c in session.scalars(select(Contact).where(Contact.email.in_(chunk))):
             contacts[c.id] = c
             matched.add((c.email or "").lower())
-    unmatched = len((ids | emails) - matched)
+    unmatched = sum(1 for d, e in identities if d not in matched and e not in matched)
     return contacts, accounts, unmatched
 
 
@@ -168,7 +171,7 @@ def process(session: Session, row: InboxEvent) -> Outcome:
     if action in ACTIONS:
         key = f"mixpanel:{cohort_id}"
         entry = {"name": name[:255], "in": ACTIONS[action], "seq": row.id, "session": session_id}
-        contacts, accounts, unmatched = _targets(session, *_identities(members))
+        contacts, accounts, unmatched = _targets(session, _identities(members))
         applied = sum(_set(t, key, entry) for t in [*contacts.values(), *accounts.values()])
         touched = list(contacts.values())
         account_ids = set(accounts)
