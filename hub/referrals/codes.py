@@ -2,7 +2,8 @@
 
 Ten symbols of Crockford's base32 alphabet (no I, L, O, U) drawn from ``secrets`` give 50
 bits of randomness; an eleventh symbol is a Luhn mod-32 check character, so a mistyped
-symbol or two swapped neighbours are caught before any database lookup. Displayed as
+symbol or two swapped neighbours (all pairs but 0/Z, Luhn's one blind spot) are caught
+before any database lookup. Displayed as
 ``XXXX-XXXX-XXX``; input is read forgivingly (case, hyphens, spaces, O for 0, I/L for 1).
 """
 

@@ -71,11 +71,16 @@ class StripeGateway:
 
     def card_fingerprints(self, customer_id: str) -> set[str]:
         """Fingerprints of the customer's saved cards (the same card has the same one)."""
-        methods = self.call(
-            self.client.v1.customers.payment_methods.list,
-            customer_id,
-            {"type": "card", "limit": 100},
-        )
+        try:
+            methods = self.call(
+                self.client.v1.customers.payment_methods.list,
+                customer_id,
+                {"type": "card", "limit": 100},
+            )
+        except FatalError as exc:
+            if exc.code == "resource_missing":  # a deleted customer holds no cards
+                return set()
+            raise
         out = set()
         for method in methods.auto_paging_iter():
             card = _plain(method).get("card") or {}
