@@ -1,0 +1,475 @@
+"""The playbook engine: evaluate every live playbook for a chunk of accounts at ``now``.
+
+Per chunk (one transaction): load facts in bulk (``queries``), detect milestones and move
+lifecycle stages (``milestones``), advance active enrolments (``journey``), then fire
+triggers and enrol where the guards allow. Messages are queued in the outbox (never sent
+here); step outcomes, enrolments and field changes are written with the chunk.
+
+    from hub.playbooks.engine import evaluate
+    report = evaluate(session, now=datetime(2026, 3, 1, tzinfo=UTC))  # all accounts
+
+``now`` is explicit everywhere so a test (or a back-fill) moves time by passing it. With
+``dry_run=True`` every message is recorded as ``dry_run`` and no field is changed; with
+``record_actions=True`` the report lists each action (what the dry-run API shows).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from hub.db import utcnow
+from hub.models import Account, JourneyEnrolment, StepOutcome
+from hub.playbooks import loader
+from hub.playbooks.definition import Node, Playbook
+from hub.playbooks.facts import AccountFacts, ContactFacts, EvalContext, Needs
+from hub.playbooks.guards import (
+    GuardSettings,
+    cap_hit,
+    enrolment_decision,
+    quiet_until,
+    snoozed,
+    unsubscribed,
+    zone,
+)
+from hub.playbooks.journey import Journey, iso
+from hub.playbooks.loader import LivePlaybook
+from hub.playbooks.milestones import MilestoneConfig, detect, progress_stages
+from hub.playbooks.outbox import OutgoingMessage, enqueue_many
+from hub.playbooks.queries import account_ranges, load_facts
+from hub.playbooks.triggers import Firing
+from integrations import channels as channel_registry
+from integrations.channels.base import CUSTOMER
+
+ADDRESS = {"email": "email", "sms": "phone"}
+MAX_RECIPIENTS = 10
+ENROL_ROUNDS = 3
+
+
+@dataclass
+class EvaluationReport:
+    now: str = ""
+    accounts: int = 0
+    chunks: int = 0
+    enrolled: Counter = field(default_factory=Counter)
+    finished: Counter = field(default_factory=Counter)
+    messages: Counter = field(default_factory=Counter)  # by status
+    milestones: int = 0
+    stage_moves: int = 0
+    skipped: Counter = field(default_factory=Counter)  # guard reasons
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    def merge(self, other: EvaluationReport) -> None:
+        self.accounts += other.accounts
+        self.chunks += other.chunks
+        self.enrolled.update(other.enrolled)
+        self.finished.update(other.finished)
+        self.messages.update(other.messages)
+        self.milestones += other.milestones
+        self.stage_moves += other.stage_moves
+        self.skipped.update(other.skipped)
+        self.actions.extend(other.actions)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "accounts": self.accounts,
+            "chunks": self.chunks,
+            "enrolled": dict(self.enrolled),
+            "finished": dict(self.finished),
+            "messages": dict(self.messages),
+            "milestones": self.milestones,
+            "stage_moves": self.stage_moves,
+            "skipped": dict(self.skipped),
+            **({"actions": self.actions} if self.actions else {}),
+        }
+
+
+class Run:
+    """One evaluation of a chunk of accounts: collects writes, then flushes them together."""
+
+    def __init__(
+        self,
+        session: Session,
+        playbooks: dict[str, LivePlaybook],
+        guards: GuardSettings,
+        milestones: MilestoneConfig,
+        now: datetime,
+        dry_run: bool = False,
+        record_actions: bool = False,
+    ) -> None:
+        self.session = session
+        self.playbooks = playbooks
+        self.guards = guards
+        self.milestone_config = milestones
+        self.now = now
+        self.dry_run = dry_run
+        self.record_actions = record_actions
+        self.report = EvaluationReport(now=now.isoformat())
+        self.messages: list[OutgoingMessage] = []
+        self.outcomes: list[dict[str, Any]] = []
+        self.new: list[tuple[JourneyEnrolment, AccountFacts]] = []
+        self.account_changes: dict[int, dict[str, Any]] = {}
+        self.needs = Needs()
+        for live in playbooks.values():
+            self.needs.merge(live.playbook.needs)
+        self.cap_days = max((c.per_days for c in guards.caps), default=0)
+
+    # -- the chunk -------------------------------------------------------------------------
+    def evaluate_range(self, lo: int, hi: int, only: list[int] | None = None) -> EvaluationReport:
+        facts, enrolments = load_facts(
+            self.session, lo, hi, self.now, self.needs, self.cap_days, only
+        )
+        self.report.accounts += len(facts)
+        self.report.chunks += 1
+        if not self.dry_run:
+            self.report.milestones += len(
+                detect(self.session, self.milestone_config, facts, lo, hi, self.now)
+            )
+            self.report.stage_moves += len(
+                progress_stages(self.session, self.milestone_config, facts, self.now)
+            )
+        for account_id, f in facts.items():
+            if snoozed(f.snoozed_until, self.now):
+                self.report.skipped["account_snoozed"] += 1
+                continue
+            for e in enrolments.get(account_id, ()):
+                if e.status == "active":
+                    self._advance_existing(e, f)
+            self._fire(f)
+        for _ in range(ENROL_ROUNDS):
+            if not self.new:
+                break
+            batch, self.new = self.new, []
+            self.session.flush()  # ids for the new enrolments
+            for e, f in batch:
+                Journey(self, self.playbooks[e.playbook_key].playbook, e, f).advance()
+        self._write()
+        return self.report
+
+    def _advance_existing(self, e: JourneyEnrolment, f: AccountFacts) -> None:
+        live = self.playbooks.get(e.playbook_key)
+        if live is None:
+            e.status, e.outcome, e.completed_at = "exited", "not_met", self.now
+            e.context = {**(e.context or {}), "exit_reason": "playbook removed"}
+            return
+        if not live.active(self.now):
+            return  # disabled or snoozed: paused where it is
+        Journey(self, live.playbook, e, f).advance()
+
+    def _fire(self, f: AccountFacts) -> None:
+        ctx = EvalContext(self.now)
+        for live in self.playbooks.values():
+            if not live.active(self.now):
+                continue
+            pb = live.playbook
+            firing = pb.trigger.fire(f, pb.trigger_params, self.now)
+            if firing is None or not pb.audience(f, ctx):
+                continue
+            self.enrol(pb, f, firing)
+
+    def enrol(self, pb: Playbook, f: AccountFacts, firing: Firing) -> JourneyEnrolment | None:
+        past = f.enrolments.get(pb.key, [])
+        occurrence, why = enrolment_decision(past, firing.ref, pb.reentry, self.now)
+        if occurrence is None:
+            self.report.skipped[why] += 1
+            return None
+        from hub.playbooks.guards import PastEnrolment
+
+        anchor = self.now
+        if pb.trigger_name == "journey_day" and f.signup_date is not None:
+            anchor = datetime.combine(f.signup_date, time(0), tzinfo=UTC)
+        e = JourneyEnrolment(
+            account_id=f.id,
+            playbook_key=pb.key,
+            playbook_version=self.playbooks[pb.key].version,
+            occurrence=occurrence,
+            trigger_ref=firing.ref,
+            status="active",
+            current_step=0,
+            next_run_at=self.now,
+            context={"anchor": iso(anchor), "trigger": _jsonable(firing.detail)},
+            dry_run=self.dry_run or pb.dry_run,
+            enrolled_at=self.now,
+        )
+        self.session.add(e)
+        f.enrolments.setdefault(pb.key, []).append(
+            PastEnrolment(occurrence, "active", self.now, firing.ref)
+        )
+        self.new.append((e, f))
+        self.report.enrolled[pb.key] += 1
+        self._action("enrol", f.id, pb.key, trigger=pb.trigger_name, detail=firing.detail)
+        return e
+
+    # -- what journeys call back -----------------------------------------------------------
+    def step_outcome(self, e: JourneyEnrolment, node: Node, outcome: str, detail) -> None:
+        self.outcomes.append(
+            {
+                "enrolment_id": e.id,
+                "step_index": node.index,
+                "step_key": node.key,
+                "outcome": outcome,
+                "detail": _jsonable(detail),
+                "recorded_at": self.now,
+            }
+        )
+        self._action("step", e.account_id, e.playbook_key, step=node.key, outcome=outcome)
+
+    def finished(self, e: JourneyEnrolment, pb: Playbook) -> None:
+        self.report.finished[e.outcome or e.status] += 1
+        self._action("finish", e.account_id, pb.key, outcome=e.outcome, status=e.status)
+
+    def send(self, j: Journey, node: Node) -> None:
+        params = node.params
+        channel = params["channel"]
+        cls = channel_registry.get(channel)
+        recipients = self._recipients(j, params.get("to", "primary"), channel, cls.audience)
+        if not recipients:
+            self.report.skipped["no_recipient"] += 1
+            self._action("skip", j.f.id, j.pb.key, step=node.key, reason="no_recipient")
+            return
+        payload = {
+            "params": dict(params.get("params") or {}),
+            "to": params.get("to", "primary"),
+            "detail": (j.state.get("trigger") or {}),
+        }
+        for key in ("url", "event_type"):
+            if params.get(key):
+                payload[key] = params[key]
+        for contact in recipients:
+            self._queue(
+                j,
+                node,
+                channel,
+                cls.audience,
+                contact,
+                template=params.get("template"),
+                subject=params.get("subject"),
+                body=params.get("text"),
+                payload=payload,
+            )
+
+    def task(self, j: Journey, node: Node) -> None:
+        params = node.params
+        channel = "sf_case" if params.get("kind") == "case" else "sf_task"
+        contact = self._primary(j, None)
+        payload: dict[str, Any] = {
+            "priority": params.get("priority", "Normal"),
+            "detail": j.state.get("trigger") or {},
+            "today": self.now.date().isoformat(),
+        }
+        if params.get("due_in") is not None:
+            payload["due_in_days"] = params["due_in"].total_seconds() / 86400
+        if params.get("type"):
+            payload["type"] = params["type"]
+        owner = params.get("owner", "account_owner")
+        if owner != "account_owner":
+            payload["owner_id"] = owner
+        self._queue(
+            j,
+            node,
+            channel,
+            "team",
+            contact,
+            template=None,
+            subject=params["subject"],
+            body=params.get("description"),
+            payload=payload,
+        )
+        if "slack" in (params.get("notify") or []):
+            self._queue(
+                j,
+                node,
+                "slack",
+                "team",
+                None,
+                template=None,
+                subject=None,
+                body=f"{params['subject']}\n{params.get('description') or ''}".strip(),
+                payload={"to": "rep", "detail": payload["detail"]},
+                step_key=f"{node.key}.slack",
+            )
+
+    def set_field(self, j: Journey, field_name: str, value: Any) -> None:
+        f = j.f
+        self._action("set", f.id, j.pb.key, field=field_name, value=value)
+        if self.dry_run or j.e.dry_run:
+            return
+        changes = self.account_changes.setdefault(f.id, {})
+        if field_name == "lifecycle_stage":
+            f.lifecycle_stage = changes["lifecycle_stage"] = str(value)
+        elif field_name == "cohorts":
+            if value not in f.cohorts:
+                f.cohorts = [*f.cohorts, value]
+            changes["cohorts"] = list(f.cohorts)
+        else:
+            name = field_name.split(".", 1)[1]
+            f.attributes = {**f.attributes, name: value}
+            changes["attributes"] = dict(f.attributes)
+
+    def enrol_from_step(self, j: Journey, key: str) -> None:
+        live = self.playbooks.get(key)
+        if live is None or not live.active(self.now):
+            self.report.skipped["enrol_target_inactive"] += 1
+            return
+        ref = f"from:{j.pb.key}:{j.e.occurrence}"
+        self.enrol(live.playbook, j.f, Firing(ref, {"from_playbook": j.pb.key}))
+
+    # -- messages and guards ---------------------------------------------------------------
+    def _primary(self, j: Journey, channel: str | None) -> ContactFacts | None:
+        wanted = (j.state.get("trigger") or {}).get("contact_id")
+        contacts = j.f.contacts
+        if wanted:
+            contacts = sorted(contacts, key=lambda c: c.id != wanted)
+        for c in contacts:
+            if channel is None or channel not in ADDRESS or getattr(c, ADDRESS[channel]):
+                return c
+        return None
+
+    def _recipients(self, j: Journey, to: str, channel: str, audience: str):
+        if audience != CUSTOMER:
+            return [self._primary(j, None)]
+        if to == "all":
+            found = [
+                c for c in j.f.contacts if channel not in ADDRESS or getattr(c, ADDRESS[channel])
+            ]
+            return found[:MAX_RECIPIENTS]
+        if to.startswith("role:"):
+            role = to.split(":", 1)[1]
+            found = [c for c in j.f.contacts if c.role == role]
+            return [c for c in found if channel not in ADDRESS or getattr(c, ADDRESS[channel])][
+                :MAX_RECIPIENTS
+            ]
+        primary = self._primary(j, channel)
+        return [primary] if primary else []
+
+    def _queue(
+        self,
+        j,
+        node,
+        channel,
+        audience,
+        contact,
+        *,
+        template,
+        subject,
+        body,
+        payload,
+        step_key: str | None = None,
+    ) -> None:
+        status, reason, due = "pending", None, self.now
+        if self.dry_run or j.e.dry_run:
+            status, reason = "dry_run", "dry-run mode"
+        elif audience == CUSTOMER and contact is not None:
+            if unsubscribed(contact.unsubscribed, channel):
+                status, reason = "suppressed", f"contact unsubscribed: {channel}"
+            else:
+                cap = cap_hit(j.f.sent.get(contact.id, []), channel, self.now, self.guards.caps)
+                if cap is not None:
+                    status = "suppressed"
+                    reason = f"frequency cap: {cap.max} per {cap.per_days} days"
+        if status == "pending" and audience == CUSTOMER and contact is not None:
+            quiet = self.guards.quiet_hours
+            if quiet and channel in quiet.channels:
+                until = quiet_until(self.now, zone(contact.timezone, j.f.timezone), quiet)
+                if until is not None:
+                    due, reason = until, "deferred: quiet hours"
+        if status in ("pending", "dry_run") and audience == CUSTOMER and contact is not None:
+            j.f.sent.setdefault(contact.id, []).append((channel, self.now))
+        message = OutgoingMessage(
+            channel=channel,
+            account_id=j.f.id,
+            contact_id=contact.id if contact else None,
+            playbook_key=j.pb.key,
+            step_key=step_key or node.key,
+            occurrence=j.e.occurrence,
+            template=template,
+            subject=subject,
+            body=body,
+            payload=_jsonable(payload),
+            due_at=due,
+            enrolment_id=j.e.id,
+            status=status,
+            reason=reason,
+        )
+        self.messages.append(message)
+        self.report.messages[status] += 1
+        self._action(
+            "message",
+            j.f.id,
+            j.pb.key,
+            step=step_key or node.key,
+            channel=channel,
+            contact_id=message.contact_id,
+            status=status,
+            reason=reason,
+            due_at=due.isoformat(),
+            template=template,
+            key=message.idempotency_key,
+        )
+
+    def _action(self, kind: str, account_id: int, playbook: str, **detail: Any) -> None:
+        if self.record_actions:
+            self.report.actions.append(
+                {
+                    "action": kind,
+                    "account_id": account_id,
+                    "playbook": playbook,
+                    **_jsonable(detail),
+                }
+            )
+
+    # -- writes ----------------------------------------------------------------------------
+    def _write(self) -> None:
+        self.session.flush()
+        enqueue_many(self.session, self.messages, self.now)
+        if self.outcomes:
+            self.session.execute(insert(StepOutcome), self.outcomes)
+        for account_id, values in self.account_changes.items():
+            self.session.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        self.messages, self.outcomes, self.account_changes = [], [], {}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def evaluate(
+    session: Session,
+    now: datetime | None = None,
+    chunk_size: int = 1000,
+    account_ids: list[int] | None = None,
+    ranges: list[tuple[int, int]] | None = None,
+    dry_run: bool = False,
+    record_actions: bool = False,
+    playbooks: dict[str, LivePlaybook] | None = None,
+    commit_each_chunk: bool = False,
+) -> EvaluationReport:
+    """Evaluate the live playbooks for the accounts (all, ``account_ids``, or ``ranges``)."""
+    now = now or utcnow()
+    playbooks = playbooks if playbooks is not None else loader.live(session)
+    guards = loader.guard_settings(session)
+    milestones = loader.milestone_config()
+    total = EvaluationReport(now=now.isoformat())
+    for lo, hi in ranges or account_ranges(session, chunk_size, account_ids):
+        run = Run(session, playbooks, guards, milestones, now, dry_run, record_actions)
+        total.merge(run.evaluate_range(lo, hi, account_ids))
+        if commit_each_chunk:
+            session.commit()
+    return total
