@@ -42,6 +42,7 @@ SPEC_MODULES: list[str] = [
     "integrations.stripe.client",
     "webhooks.settings",
     "integrations.mixpanel.settings",
+    "integrations.salesforce.settings",
     "integrations.channels.settings",
 ]
 """Modules that define ``SPEC``; a capability that adds an integration appends here."""

@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "hub.cli.users",  # user create|list|disable|password
     "hub.cli.kpis",  # kpis rollup
     "hub.cli.mixpanel",  # sync mixpanel
+    "hub.cli.salesforce",  # sync salesforce, salesforce setup
+    "hub.cli.connectors",  # connectors run
 ]
 """A capability that adds commands appends its module here; each registers on ``cli``."""
 

@@ -24,6 +24,7 @@ class SalesforceRecord(Base):
     sobject: Mapped[str] = mapped_column(String(40))
     salesforce_id: Mapped[str] = mapped_column(String(18))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    account_salesforce_id: Mapped[str | None] = mapped_column(String(18), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     system_modstamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
