@@ -22,6 +22,10 @@ BLUEPRINT_MODULES = [
     "hub.api.referrals",
     "hub.api.feedback",
     "hub.api.growth_public",
+    "hub.api.playbooks",
+    "hub.api.outbox",
+    "hub.api.inapp",
+    "hub.api.tracking",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 
