@@ -16,7 +16,7 @@ from hub.errors import ApiError
 from hub.growth import documents
 
 
-class ConfigSchema(StrictSchema):
+class GrowthDocumentSchema(StrictSchema):
     version = fields.Int(dump_only=True)
     source = fields.Str(dump_only=True)
     document = fields.Dict(keys=fields.Str())
@@ -48,7 +48,7 @@ def config_routes(blp: Blueprint, kind: str) -> None:
 
     @blp.route("/config")
     class Config(MethodView):
-        @blp.response(200, ConfigSchema)
+        @blp.response(200, GrowthDocumentSchema)
         def get(self):
             """The document in force (version 0: the shipped defaults)."""
             version, doc = documents.current(db.session, kind)
@@ -58,8 +58,8 @@ def config_routes(blp: Blueprint, kind: str) -> None:
                 "document": doc,
             }
 
-        @blp.arguments(ConfigSchema)
-        @blp.response(200, ConfigSchema)
+        @blp.arguments(GrowthDocumentSchema)
+        @blp.response(200, GrowthDocumentSchema)
         def put(self, data):
             """Replace the document; it is validated and saved as a new version."""
             raw = data.get("document")
