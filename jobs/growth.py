@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 
 from hub.db import db, utcnow
-from jobs.base import job
+from jobs.base import enqueue, job
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,26 @@ def evaluate_offers(now: str | None = None) -> dict[str, Any]:
         accepted = tracking.accept_from_changes(session, at)
     with db.begin() as session:
         stats = engine.evaluate_all(session, at, _base_url())
+    if stats.offers:
+        enqueue(open_offer_opportunities)
     return {**stats.as_dict(), "expired": expired, "accepted": accepted}
+
+
+@job(timeout=1800)
+def open_offer_opportunities() -> dict[str, Any]:
+    """Open a Salesforce Opportunity for each open offer a person must close (once each)."""
+    from hub.offers import crm
+    from integrations.salesforce.runner import NotConfigured, open_client
+
+    with db.begin() as session:
+        ids = crm.pending(session)
+    if not ids:
+        return {"pending": 0}
+    try:
+        with open_client(db.begin, current_app.config["CSHUB"]) as client:
+            return crm.open_opportunities(client, db.begin, client.settings, ids)
+    except NotConfigured:
+        return {"pending": len(ids), "skipped": "salesforce not configured"}
 
 
 @job(timeout=1800)

@@ -1,7 +1,8 @@
-"""Work for a person in Salesforce (Task, Case, Opportunity) for the account's owner, once.
+"""Work for a person in Salesforce (a Task or a Case) for the account's owner, once.
 
 Queued through the outbox (idempotency key per piece of work); the dispatcher hands it to the
-Salesforce channel, which creates the record once per key and stores its id.
+Salesforce channel, which creates the record once per key. Opportunities for offers are
+opened by ``hub.offers.crm`` through ``integrations.salesforce.work`` directly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from hub.growth.outbox import queue_message
 from hub.models import Account, OutboxMessage
 
-CHANNELS = {"task": "sf_task", "case": "sf_case", "opportunity": "sf_opportunity"}
+CHANNELS = {"task": "sf_task", "case": "sf_case"}
 PRIORITIES = {"P1": "High", "P2": "High", "P3": "Normal", "P4": "Low"}
 
 
@@ -37,12 +38,12 @@ def request_work(
     payload: dict[str, Any] = {
         "kind": kind,
         "account_salesforce_id": account.salesforce_id,
-        "owner_salesforce_id": account.owner_salesforce_id,
+        "owner_id": account.owner_salesforce_id,
         "owner_email": account.owner_email,
-        "subject": subject[:255],
-        "description": description,
         "priority": PRIORITIES.get(priority, priority),
         "due_date": due.isoformat() if due else None,
+        "due_in_days": max(0, (due - date.today()).days) if due else None,
+        "type": "Other",
         **(extra or {}),
     }
     return queue_message(
@@ -52,7 +53,7 @@ def request_work(
         account_id=account.id,
         contact_id=contact_id,
         template=f"growth_{kind}",
-        subject=payload["subject"],
+        subject=subject[:255],
         body=description,
         payload=payload,
     )

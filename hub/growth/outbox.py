@@ -1,6 +1,9 @@
-"""Queue a message on a channel through the outbox, at most once per idempotency key.
+"""Queue a message on a channel through the playbook engine's outbox, once per key.
 
-The playbook engine's dispatcher delivers outbox rows; this module only writes them.
+The outbox (``hub.playbooks.outbox``) inserts a row unless its idempotency key exists; the
+dispatcher applies the customer guards (quiet hours, caps, unsubscribe) and delivers it.
+Channels render ``subject`` and ``body`` as templates, so text written here (names, customer
+comments) is passed as a literal, never as template code.
 """
 
 from __future__ import annotations
@@ -8,11 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
-from hub.growth.store import insert_once
 from hub.models import OutboxMessage
+from hub.playbooks.outbox import OutgoingMessage, enqueue_many
+
+_END = "{% endraw %}"
+
+
+def literal(text: str | None) -> str | None:
+    """``text`` as a template that renders to exactly ``text``."""
+    if text is None or not any(mark in text for mark in ("{", "%}", "#}")):
+        return text
+    return "{% raw %}" + text.replace(_END, _END + "{{ '" + _END + "' }}{% raw %}") + _END
 
 
 def queue_message(
@@ -29,16 +42,19 @@ def queue_message(
     due_at: datetime | None = None,
 ) -> tuple[OutboxMessage, bool]:
     """The outbox row for ``key`` (created now or earlier) and whether it was created now."""
-    values = {
-        "idempotency_key": key[:255],
-        "channel": channel,
-        "account_id": account_id,
-        "contact_id": contact_id,
-        "template": template,
-        "subject": subject,
-        "body": body,
-        "payload": payload or {},
-        "status": "pending",
-        "due_at": due_at or utcnow(),
-    }
-    return insert_once(session, OutboxMessage, values, ["idempotency_key"])
+    message = OutgoingMessage(
+        channel=channel,
+        account_id=account_id,
+        contact_id=contact_id,
+        playbook_key="growth",
+        step_key=template,
+        template=template,
+        subject=literal(subject),
+        body=literal(body),
+        payload=payload or {},
+        due_at=due_at,
+        key=key[:255],
+    )
+    inserted = enqueue_many(session, [message], utcnow())
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key[:255]))
+    return row, bool(inserted)

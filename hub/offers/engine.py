@@ -209,10 +209,10 @@ def deliver(
             body=body,
             payload={"offer_id": offer.id, "link": link, "rule": rule["key"]},
         )
-    if close_by in ("task", "opportunity"):
+    if close_by == "task":  # opportunities are opened by hub.offers.crm (jobs.growth)
         request_work(
             session,
-            close_by,
+            "task",
             f"offer-work:{offer.id}",
             account,
             subject=f"{rule['kind'].replace('_', '-')} offer: {target_text} for {account.name}",
@@ -224,7 +224,7 @@ def deliver(
             priority="Normal",
             due=(offer.offered_at + timedelta(days=7)).date(),
             contact_id=offer.contact_id,
-            extra={"offer_id": offer.id, "stage": "Qualification", "amount": None},
+            extra={"offer_id": offer.id},
         )
 
 
