@@ -4,41 +4,30 @@ of how the tier distribution would change before saving a new version."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
-import yaml
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from hub import scoring_config
 from hub.db import db
 from hub.models import HealthConfigVersion
-from hub.ui import charts, services
+from hub.ui import charts
 from hub.ui.blueprint import bp
 from hub.ui.common import audit
+from hub.ui.health_preview import preview
 from hub.ui.security import current_user
+from scoring.config import ConfigError, parse_config
 
-DEFAULTS = Path(__file__).resolve().parents[2] / "scoring_defaults.yaml"
-SCORING_STORE = "hub.scoring.store"  # active_document(session), save_document(session, doc, actor)
-SCORING_PREVIEW = "hub.scoring.preview"  # preview(session, doc) -> {"current", "proposed", ...}
 TUNABLE = ("weight", "low", "high")
 
 
-def active_document() -> tuple[dict[str, Any], int | None]:
-    """The configuration in force and its version (None: the shipped defaults)."""
-    active = services.lookup(SCORING_STORE, "active_document")
-    if active is not None:
-        doc, version = active(db.session)
-        return copy.deepcopy(doc), version
-    row = db.session.scalar(
-        select(HealthConfigVersion)
-        .where(HealthConfigVersion.active.is_(True))
-        .order_by(HealthConfigVersion.version.desc())
-        .limit(1)
-    )
-    if row is not None:
-        return copy.deepcopy(row.document), row.version
-    return (yaml.safe_load(DEFAULTS.read_text()) if DEFAULTS.exists() else {}), None
+def active_document() -> tuple[dict[str, Any], int]:
+    """The configuration in force and its version (the defaults are saved as version 1 on
+    first use, by the scoring capability)."""
+    row = scoring_config.active_version(db.session)
+    db.session.commit()
+    return copy.deepcopy(row.document), row.version
 
 
 def apply_form(doc: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str]]:
@@ -75,14 +64,10 @@ def apply_form(doc: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str
 
 
 def problems(doc: dict[str, Any]) -> list[str]:
-    parse = services.lookup("scoring.config", "parse_config")
-    if parse is None:
-        return []
-    error_type = services.lookup("scoring.config", "ConfigError") or ValueError
     try:
-        parse(doc)
-    except error_type as exc:  # type: ignore[misc]
-        return list(getattr(exc, "problems", [str(exc)]))
+        parse_config(doc)
+    except ConfigError as exc:
+        return list(exc.problems)
     return []
 
 
@@ -127,7 +112,6 @@ def _page(doc, version, status=200, errors=None, preview=None, issues=None):
             issues=issues or [],
             preview=preview,
             preview_chart=chart,
-            preview_available=services.lookup(SCORING_PREVIEW, "preview") is not None,
         ),
         status,
     )
@@ -147,12 +131,7 @@ def health_preview():
     issues = problems(doc)
     if errors or issues:
         return _page(doc, version, 422, errors, issues=issues)
-    try:
-        preview = services.need(SCORING_PREVIEW, "preview", "The tier preview")
-        result = preview(db.session, doc)
-    except services.Unavailable as exc:
-        return _page(doc, version, 501, issues=[str(exc)])
-    return _page(doc, version, 200, preview=result)
+    return _page(doc, version, 200, preview=preview(db.session, doc))
 
 
 @bp.post("/health-config")
@@ -162,28 +141,12 @@ def health_save():
     issues = problems(doc)
     if errors or issues:
         return _page(doc, version, 422, errors, issues=issues)
-    actor = current_user().actor
-    save = services.lookup(SCORING_STORE, "save_document")
-    if save is not None:
-        new_version = save(db.session, doc, actor)
-    else:
-        newest = (
-            db.session.scalar(
-                select(HealthConfigVersion.version)
-                .order_by(HealthConfigVersion.version.desc())
-                .limit(1)
-            )
-            or 0
-        )
-        for row in db.session.scalars(
-            select(HealthConfigVersion).where(HealthConfigVersion.active.is_(True))
-        ):
-            row.active = False
-        new_version = newest + 1
-        db.session.add(
-            HealthConfigVersion(version=new_version, document=doc, active=True, created_by=actor)
-        )
-        audit("health_config.save", f"health_config:{new_version}")
+    try:
+        row = scoring_config.save(db.session, {"health": doc["health"]}, current_user().actor)
+    except ConfigError as exc:
+        db.session.rollback()
+        return _page(doc, version, 422, issues=list(exc.problems))
+    audit("scoring_config.update", f"scoring_config:{row.version}", sections=["health"])
     db.session.commit()
-    flash(f"Saved health configuration version {new_version}; the next scoring run uses it.")
+    flash(f"Saved health configuration version {row.version}; the next scoring run uses it.")
     return redirect(url_for("ui.health_config"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from hub.db import db
+from hub.ingest.inbox import ReplayConflict, replay
 from hub.models import InboxEvent
 from hub.models.inbox import INBOX_STATUSES
-from hub.ui import services
 from hub.ui.blueprint import bp
 from hub.ui.common import audit, paginate
 
@@ -64,7 +65,6 @@ def inbox_item(inbox_id: int):
         headers=_masked_headers(row.headers),
         body=_body(row.body),
         truncated=len(row.body or b"") > BODY_PREVIEW,
-        replay_available=services.lookup("hub.ingest.inbox", "replay") is not None,
     )
 
 
@@ -75,19 +75,19 @@ def inbox_replay(inbox_id: int):
     if row is None:
         abort(404, f"Inbox delivery {inbox_id} does not exist.")
     back = redirect(url_for("ui.inbox_item", inbox_id=inbox_id))
-    try:
-        replay = services.need("hub.ingest.inbox", "replay", "Replaying a webhook")
-    except services.Unavailable as exc:
-        flash(str(exc), "error")
-        return back
-    conflict = services.lookup("hub.ingest.inbox", "ReplayConflict") or RuntimeError
     audit("inbox.replay", f"inbox:{row.id}", status=row.status)
     try:
-        replay(db.session, row, current_app.config["CSHUB"].inbox_lease_s)
-    except conflict as exc:  # type: ignore[misc]
+        job_id = replay(db.session, row, current_app.config["CSHUB"].inbox_lease_s)
+    except ReplayConflict as exc:
         db.session.rollback()
         flash(f"Not replayed: {exc}", "error")
         return back
-    db.session.commit()
-    flash(f"Delivery {inbox_id} queued for processing again.")
+    except RedisError:  # the row is pending again: the inbox sweeper will enqueue it
+        flash(
+            f"Delivery {inbox_id} is pending again; the queue is unreachable, so the "
+            "sweeper will pick it up.",
+            "error",
+        )
+        return back
+    flash(f"Delivery {inbox_id} queued for processing again (job {job_id}).")
     return back

@@ -8,17 +8,10 @@ from sqlalchemy import select
 from hub.db import db
 from hub.models import Account, OutboxMessage
 from hub.models.outbox import OUTBOX_STATUSES
-from hub.ui import services
+from hub.playbooks.outbox import RESENDABLE, resend
 from hub.ui.blueprint import bp
 from hub.ui.common import paginate
 from hub.ui.security import current_user
-
-DEFAULT_RESENDABLE = ("failed", "suppressed")
-
-
-def resendable() -> tuple[str, ...]:
-    found = services.lookup("hub.playbooks.outbox", "RESENDABLE")
-    return tuple(found) if found else DEFAULT_RESENDABLE  # type: ignore[arg-type]
 
 
 @bp.get("/outbox")
@@ -42,7 +35,7 @@ def outbox():
         args=args,
         statuses=OUTBOX_STATUSES,
         channels=sorted(channels),
-        resendable=resendable(),
+        resendable=RESENDABLE,
     )
 
 
@@ -52,11 +45,7 @@ def outbox_resend(message_id: int):
     if message is None:
         abort(404, f"Message {message_id} does not exist.")
     try:
-        resend = services.need("hub.playbooks.outbox", "resend", "Re-sending a message")
         resend(db.session, message, current_user().actor)
-    except services.Unavailable as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("ui.outbox", **request.args.to_dict()))
     except ValueError as exc:
         db.session.rollback()
         flash(f"Not re-sent: {exc}", "error")

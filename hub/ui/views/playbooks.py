@@ -1,25 +1,23 @@
 """Playbooks: the list with enabled/disabled and measured success against target; the YAML
 editor with validation messages (line by line); enable/disable; a dry run against one
-account."""
+account. Storage, validation and evaluation are the playbook engine's (``hub.playbooks``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import case, func, select
 
 from hub.db import db, utcnow
-from hub.models import Account, JourneyEnrolment, PlaybookVersion
-from hub.ui import services
+from hub.models import Account, JourneyEnrolment
+from hub.playbooks import loader
+from hub.playbooks.engine import evaluate
+from hub.playbooks.schema import PlaybookInvalid
 from hub.ui.blueprint import bp
-from hub.ui.common import audit
 from hub.ui.security import current_user
 
-DEFAULTS_DIR = Path(__file__).resolve().parents[2] / "playbooks" / "defaults"
 SUCCESS_WINDOW_DAYS = 90
 KEY_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
 STARTER = """key: {key}
@@ -27,46 +25,16 @@ name: {name}
 kind: custom
 description: ""
 trigger:
-  event: session_start
+  score: {{below: 50}}
 steps:
   - key: first_step
-    send:
-      channel: email
-      template: {key}_email
+    task: {{subject: "Look at {{{{ account.name }}}}", due_in: 2d}}
 """
 
 
-def default_texts() -> dict[str, str]:
-    """The shipped default playbooks (``hub/playbooks/defaults/*.yaml``), by key."""
-    out: dict[str, str] = {}
-    if DEFAULTS_DIR.is_dir():
-        for path in sorted(DEFAULTS_DIR.glob("*.y*ml")):
-            text = path.read_text()
-            try:
-                doc = yaml.safe_load(text)
-            except yaml.YAMLError:
-                continue
-            if isinstance(doc, dict) and doc.get("key"):
-                out[str(doc["key"])] = text
-    return out
-
-
-def newest_versions() -> dict[str, PlaybookVersion]:
-    newest = (
-        select(PlaybookVersion.key, func.max(PlaybookVersion.version).label("v"))
-        .group_by(PlaybookVersion.key)
-        .subquery()
-    )
-    rows = db.session.scalars(
-        select(PlaybookVersion).join(
-            newest,
-            (PlaybookVersion.key == newest.c.key) & (PlaybookVersion.version == newest.c.v),
-        )
-    )
-    return {row.key: row for row in rows}
-
-
 def journey_stats() -> dict[str, dict[str, int]]:
+    """Per playbook: active journeys, and journeys (not dry runs) ended in the window and
+    how many met their goal."""
     since = utcnow() - timedelta(days=SUCCESS_WINDOW_DAYS)
     ended = JourneyEnrolment.completed_at >= since
     rows = db.session.execute(
@@ -85,72 +53,23 @@ def journey_stats() -> dict[str, dict[str, int]]:
     }
 
 
-def describe(text: str) -> dict[str, Any]:
-    """Name, kind and target success rate declared in a playbook's YAML (best effort)."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        doc = None
-    doc = doc if isinstance(doc, dict) else {}
-    targets = doc.get("targets") if isinstance(doc.get("targets"), dict) else {}
-    return {
-        "name": doc.get("name"),
-        "kind": doc.get("kind"),
-        "description": doc.get("description"),
-        "target": targets.get("success_rate"),
-        "mode": doc.get("mode", "live"),
-        "enabled": bool(doc.get("enabled", True)),
-    }
-
-
 @bp.get("/playbooks")
 def playbooks():
-    stored = newest_versions()
-    defaults = default_texts()
     stats = journey_stats()
     items = []
-    for key in sorted(set(stored) | set(defaults)):
-        row = stored.get(key)
-        text = row.yaml if row else defaults[key]
+    for key, lp in loader.live(db.session).items():
         s = stats.get(key, {"active": 0, "ended": 0, "met": 0})
         items.append(
             {
                 "key": key,
-                "row": row,
-                "info": describe(text),
-                "enabled": row.enabled if row else None,
+                "pb": lp.playbook,
+                "live": lp,
+                "target": (lp.playbook.targets or {}).get("success_rate"),
                 "stats": s,
                 "rate": s["met"] / s["ended"] if s["ended"] else None,
             }
         )
     return render_template("playbooks.html", items=items, window=SUCCESS_WINDOW_DAYS)
-
-
-def validate(text: str, key: str, version: int) -> list[dict[str, Any]]:
-    """Problems with a playbook document, each ``{path, line, column, message}``."""
-    parse = services.lookup("hub.playbooks.schema", "parse_playbook")
-    if parse is not None:
-        invalid = services.lookup("hub.playbooks.schema", "PlaybookInvalid")
-        try:
-            parse(text, version=version, expected_key=key)
-        except invalid as exc:  # type: ignore[misc]
-            return list(exc.errors)
-        return []
-    try:  # without the playbook engine, at least the YAML and the key are checked
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return [
-            {
-                "path": "(document)",
-                "line": mark.line + 1 if mark else None,
-                "column": mark.column + 1 if mark else None,
-                "message": str(getattr(exc, "problem", exc)),
-            }
-        ]
-    if not isinstance(doc, dict) or doc.get("key") != key:
-        return [{"path": "key", "line": 1, "column": 1, "message": f"the key must be {key!r}"}]
-    return []
 
 
 def _check_key(key: str) -> None:
@@ -159,26 +78,18 @@ def _check_key(key: str) -> None:
 
 
 def _editor(key: str, text: str, errors: list, status: int = 200, dry_run: dict | None = None):
-    stored = newest_versions().get(key)
-    versions = list(
-        db.session.scalars(
-            select(PlaybookVersion)
-            .where(PlaybookVersion.key == key)
-            .order_by(PlaybookVersion.version.desc())
-            .limit(15)
-        )
-    )
+    source = loader.source_of(db.session, key)
     return (
         render_template(
             "playbook_edit.html",
             key=key,
             text=text,
             errors=errors,
-            row=stored,
-            versions=versions,
-            is_default=key in default_texts(),
+            version=source[1] if source else None,
+            state=loader.live(db.session).get(key) if source else None,
+            versions=loader.versions(db.session, key)[:15],
+            is_default=key in loader.default_sources(),
             dry_run=dry_run,
-            dry_run_available=services.lookup("hub.playbooks.dryrun", "dry_run") is not None,
         ),
         status,
     )
@@ -194,74 +105,76 @@ def playbook_new():
 @bp.get("/playbooks/<key>")
 def playbook_edit(key: str):
     _check_key(key)
-    stored = newest_versions().get(key)
-    text = (
-        stored.yaml
-        if stored
-        else default_texts().get(key) or STARTER.format(key=key, name=key.replace("_", " ").title())
-    )
+    source = loader.source_of(db.session, key)
+    text = source[0] if source else STARTER.format(key=key, name=key.replace("_", " ").title())
     return _editor(key, text, [])
 
 
 @bp.post("/playbooks/<key>")
 def playbook_save(key: str):
+    """Validate the YAML and store it as the next version; show every problem if invalid."""
     _check_key(key)
     text = (request.form.get("yaml") or "").replace("\r\n", "\n")
-    stored = newest_versions().get(key)
-    version = (stored.version if stored else 0) + 1
-    errors = validate(text, key, version)
-    if errors:
-        return _editor(key, text, errors, 422)
-    save = services.lookup("hub.playbooks.store", "save_version")
-    if save is not None:
-        save(db.session, key, text, current_user().actor)
-    else:
-        db.session.add(
-            PlaybookVersion(
-                key=key,
-                version=version,
-                yaml=text,
-                enabled=stored.enabled if stored else describe(text)["enabled"],
-                created_by=current_user().actor,
-            )
-        )
-        audit("playbook.save", f"playbook:{key}", version=version)
+    try:
+        row = loader.save(db.session, key, text, current_user().actor)
+    except PlaybookInvalid as exc:
+        db.session.rollback()
+        return _editor(key, text, list(exc.errors), 422)
     db.session.commit()
-    flash(f"Saved {key} as version {version}.")
+    flash(f"Saved {key} as version {row.version}.")
     return redirect(url_for("ui.playbook_edit", key=key))
 
 
 @bp.post("/playbooks/<key>/enabled")
 def playbook_toggle(key: str):
     _check_key(key)
-    stored = newest_versions().get(key)
-    if stored is None:
-        abort(404, "Save the playbook before enabling or disabling it.")
-    stored.enabled = request.form.get("enabled") == "1"
-    audit("playbook.enable" if stored.enabled else "playbook.disable", f"playbook:{key}")
+    enabled = request.form.get("enabled") == "1"
+    try:
+        loader.set_state(db.session, key, current_user().actor, enabled=enabled)
+    except KeyError:
+        abort(404, f"No playbook {key!r}.")
     db.session.commit()
-    flash(f"{key} is now {'enabled' if stored.enabled else 'disabled'}.")
-    back = "ui.playbooks" if request.form.get("back") == "list" else "ui.playbook_edit"
-    return redirect(url_for(back, key=key) if back == "ui.playbook_edit" else url_for(back))
+    flash(f"{key} is now {'enabled' if enabled else 'disabled'}.")
+    if request.form.get("back") == "list":
+        return redirect(url_for("ui.playbooks"))
+    return redirect(url_for("ui.playbook_edit", key=key))
+
+
+def dry_run_for(key: str, account: Account) -> dict[str, Any]:
+    """What ``key`` would do for ``account`` now; evaluated and rolled back, nothing sent."""
+    live = loader.live(db.session).get(key)
+    if live is None:
+        raise KeyError(key)
+    now = utcnow()
+    try:
+        report = evaluate(
+            db.session,
+            now=now,
+            account_ids=[account.id],
+            dry_run=True,
+            record_actions=True,
+            playbooks={key: live},
+        )
+    finally:
+        db.session.rollback()
+    return {
+        "as_of": now.isoformat(),
+        "actions": [a for a in report.actions if a.get("playbook") == key],
+        "skipped": dict(report.skipped),
+    }
 
 
 @bp.post("/playbooks/<key>/dry-run")
 def playbook_dry_run(key: str):
-    """What the playbook would do for one account now, without sending anything."""
+    """What the playbook in force would do for one account now, without sending anything."""
     _check_key(key)
-    stored = newest_versions().get(key)
-    text = stored.yaml if stored else default_texts().get(key, "")
+    source = loader.source_of(db.session, key)
+    if source is None:
+        abort(404, f"No playbook {key!r}: save it first.")
     raw = (request.form.get("account_id") or "").strip()
     account = db.session.get(Account, int(raw)) if raw.isdigit() else None
     if account is None:
-        return _editor(key, text, [], 422, {"error": f"No account with id {raw!r}."})
-    try:
-        run = services.need("hub.playbooks.dryrun", "dry_run", "The playbook dry run")
-        result = run(db.session, key, account.id)
-    except services.Unavailable as exc:
-        return _editor(key, text, [], 501, {"error": str(exc)})
-    except ValueError as exc:
-        return _editor(key, text, [], 422, {"error": str(exc)})
-    audit("playbook.dry_run", f"playbook:{key}", account_id=account.id)
-    db.session.commit()
-    return _editor(key, text, [], 200, {"account": account, "result": result})
+        return _editor(key, source[0], [], 422, {"error": f"No account with id {raw!r}."})
+    result = dry_run_for(key, account)
+    account = db.session.get(Account, account.id)
+    return _editor(key, source[0], [], 200, {"account": account, **result})
