@@ -153,7 +153,7 @@ def test_admin_walks_every_page_and_changes_things(browser, live_url, tenant):
     assert "version 2" in page.locator(".flash").first.inner_text()
     assert "priority: 15" in page.input_value("textarea[name=yaml]")
     page.fill("input[name=account_id]", str(tenant["account_id"]))
-    page.click("text=Dry run")
+    page.click("button:has-text('Dry run')")
     page.locator("#dry-run-result").wait_for()
     assert "as of" in page.locator("#dry-run-result").inner_text()
 
