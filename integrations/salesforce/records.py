@@ -41,7 +41,8 @@ class PullContext:
 
     @property
     def renewal_from_opportunities(self) -> bool:
-        """Renewal dates come from open renewal Opportunities unless an Account field feeds them."""
+        """Renewal dates come from open renewal Opportunities unless an Account field feeds
+        them (then Opportunities only fill a renewal date the Account field leaves empty)."""
         return not any(m.hub == "renewal_date" for m in self.account_mappings)
 
 
@@ -311,7 +312,9 @@ def summarise_opportunities(session: Session, touched: set[int], ctx: PullContex
                 ),
             },
         )
-        if ctx.renewal_from_opportunities and next_renewal is not None:
+        if next_renewal is not None and (
+            ctx.renewal_from_opportunities or account.renewal_date is None
+        ):
             account.renewal_date = next_renewal
 
 

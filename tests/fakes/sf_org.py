@@ -80,6 +80,7 @@ class Org(BulkJobs):
         self.calls_by_kind: Counter[str] = Counter()
         self.auth_requests = 0
         self.auth_failures = 0  # the next N token requests answer 503
+        self.expire_after_calls: int | None = None  # sessions expire once N more calls pass
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
         self.locked: dict[str, int] = {}  # record id -> failures left (UNABLE_TO_LOCK_ROW)
@@ -159,6 +160,11 @@ class Org(BulkJobs):
             self.api_used += 1
             self.calls += 1
             self.calls_by_kind[kind] += 1
+            if self.expire_after_calls is not None:
+                self.expire_after_calls -= 1
+                if self.expire_after_calls <= 0:
+                    self.expire_after_calls = None
+                    self.expire_sessions()
             for fault in self.faults:
                 if fault.times > 0 and fault.matches(method, path):
                     fault.times -= 1
