@@ -175,7 +175,7 @@ class OfferLink(MethodView):
         )
         if offer is None:
             raise ApiError(404, "not_found", "this offer no longer exists")
-        tracking.mark_viewed(offer, utcnow())
+        tracking.mark_viewed(offer, utcnow(), session=db.session)
         db.session.commit()
         _, doc = offer_settings(db.session)
         target = (offer.details or {}).get("target") or {}

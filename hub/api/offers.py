@@ -83,7 +83,9 @@ class OfferStatus(MethodView):
         offer = get_or_404(Offer, offer_id)
         detail = {"note": data["note"]} if data.get("note") else {}
         try:
-            transition(offer, data["status"], utcnow(), f"api:{current_actor()}", detail)
+            transition(
+                offer, data["status"], utcnow(), f"api:{current_actor()}", detail, db.session
+            )
         except InvalidTransition as exc:
             raise ApiError(409, "invalid_transition", str(exc)) from exc
         record(db.session, current_actor(), f"offer.{data['status']}", f"offer:{offer.id}")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.growth.crm import request_work
+from hub.growth.events import record as record_event
 from hub.growth.outbox import queue_message
 from hub.growth.people import primary_contact, reachable
 from hub.growth.render import render
@@ -161,6 +162,14 @@ def evaluate_account(
         )
         if created:
             deliver(session, offer, rule, account, doc, base_url, evidence, target)
+            record_event(
+                session,
+                account.id,
+                "offer_made",
+                str(offer.id),
+                now,
+                {"offer_id": offer.id, "rule": rule["key"], "kind": rule["kind"]},
+            )
             made.append(offer)
     return made
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.growth.events import record as record_event
 from hub.models import Offer, SubscriptionChange
 
 OPEN = ("offered", "viewed")
@@ -30,7 +31,12 @@ class InvalidTransition(ValueError):
 
 
 def transition(
-    offer: Offer, status: str, now: datetime, source: str, detail: dict[str, Any] | None = None
+    offer: Offer,
+    status: str,
+    now: datetime,
+    source: str,
+    detail: dict[str, Any] | None = None,
+    session: Session | None = None,
 ) -> bool:
     """Move ``offer`` to ``status``; False when it is already there, error when not allowed."""
     if offer.status == status:
@@ -50,13 +56,24 @@ def transition(
     else:
         offer.resolved_at = now
     offer.status = status
+    if session is not None:
+        record_event(
+            session,
+            offer.account_id,
+            f"offer_{status}",
+            str(offer.id),
+            now,
+            {"offer_id": offer.id, "rule": offer.rule_key, "kind": offer.kind},
+        )
     return True
 
 
-def mark_viewed(offer: Offer, now: datetime, source: str = "link") -> bool:
+def mark_viewed(
+    offer: Offer, now: datetime, source: str = "link", session: Session | None = None
+) -> bool:
     if offer.status != "offered":
         return False
-    return transition(offer, "viewed", now, source)
+    return transition(offer, "viewed", now, source, session=session)
 
 
 def expire_due(session: Session, now: datetime) -> int:
@@ -64,7 +81,7 @@ def expire_due(session: Session, now: datetime) -> int:
         select(Offer).where(Offer.status.in_(OPEN), Offer.expires_at < now)
     ).all()
     for offer in rows:
-        transition(offer, "expired", now, "expiry")
+        transition(offer, "expired", now, "expiry", session=session)
     return len(rows)
 
 
@@ -138,7 +155,7 @@ def accept_from_subscription(
         if not matches(offer, facts):
             continue
         try:
-            if transition(offer, "accepted", now, "stripe", {"ref": ref}):
+            if transition(offer, "accepted", now, "stripe", {"ref": ref}, session):
                 accepted.append(offer)
         except InvalidTransition:
             continue
@@ -166,7 +183,12 @@ def accept_from_changes(session: Session, now: datetime, lookback_days: int = 45
             continue
         try:
             if transition(
-                offer, "accepted", change.occurred_at, "subscription_change", {"ref": change.id}
+                offer,
+                "accepted",
+                change.occurred_at,
+                "subscription_change",
+                {"ref": change.id},
+                session,
             ):
                 count += 1
         except InvalidTransition:

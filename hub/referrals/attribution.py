@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hub.growth.events import record as record_event
 from hub.models import Account, Referral, ReferralCode
 from hub.referrals import fraud, rewards
 from hub.referrals.config import settings
@@ -192,6 +193,14 @@ def record_paid_invoice(
     )
     if cap:
         referral.details = {**(referral.details or {}), "capped": cap}
+    record_event(
+        session,
+        code.account_id,
+        "referral_converted",
+        str(referral.id),
+        now,
+        {"referral_id": referral.id, "revenue": amount_paid},
+    )
     session.flush()
     return Outcome("converted", referral, cap)
 

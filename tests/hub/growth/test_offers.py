@@ -263,6 +263,8 @@ def test_view_link_then_stripe_upgrade_accepts(app, client, session, make_accoun
     session.expire_all()
     accepted = session.get(Offer, offer.id)
     assert accepted.status == "accepted" and accepted.details["history"][-1]["source"] == "stripe"
+    names = set(session.scalars(select(Event.name).where(Event.source == "hub")))
+    assert {"offer_made", "offer_viewed", "offer_accepted"} <= names  # for playbook triggers
 
 
 def test_expiry_decline_and_metrics(app, client, session, admin_headers, make_account):
@@ -322,3 +324,29 @@ def test_churned_accounts_get_no_offers(app, session, make_account):
     storage(session, account, True)
     session.commit()
     assert evaluate_account(session, session.get(Account, account.id), NOW, BASE_URL) == []
+
+
+def test_opportunity_offers_wait_for_salesforce(app, session, make_account):
+    """Offers a person closes by Opportunity are picked up for Salesforce; unconfigured skips."""
+    from hub.offers import crm
+    from jobs.growth import open_offer_opportunities
+
+    account = make_account(
+        "Inst",
+        segment="institution",
+        plan="enterprise",
+        email="o@inst.io",
+        salesforce_id="001000000000009",
+    )
+    session.commit()
+    made = evaluate_account(session, account, NOW, BASE_URL)
+    session.commit()
+    opportunity_rules = {o.rule_key for o in made if o.details["close_by"] == "opportunity"}
+    assert "cross_sell_compliance_suite" in opportunity_rules
+    ids = crm.pending(session)
+    assert ids and all(session.get(Offer, i).salesforce_id is None for i in ids)
+    spec = crm.describe(session.get(Offer, ids[0]), account)
+    assert spec["name"].startswith("Inst: ") and spec["close_date"] > date.today()
+    with app.app_context():
+        result = open_offer_opportunities()
+    assert result.get("skipped") == "salesforce not configured", result
