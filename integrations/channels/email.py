@@ -20,6 +20,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -209,7 +210,7 @@ class EmailChannel(Channel):
         recipient = envelope.contact["email"]  # compose() checked it
         conn = self._envelope_accepted(sender, recipient)
         try:
-            _code, resp = conn.data(msg.as_bytes())
+            _code, resp = conn.data(msg.as_bytes(policy=SMTP_POLICY))
         except smtplib.SMTPDataError as exc:  # the server answered: it did not take it
             self._reset()
             raise _classify(exc, "DATA") from exc
