@@ -26,6 +26,7 @@ BLUEPRINT_MODULES = [
     "hub.api.outbox",
     "hub.api.inapp",
     "hub.api.tracking",
+    "hub.api.connectors",
 ]
 """Each module exposes ``blp``; a capability adds its module here."""
 
