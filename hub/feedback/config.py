@@ -35,6 +35,7 @@ class TriggerSchema(_Strict):
     features = fields.List(fields.Str(), load_default=list)
     lookback_days = fields.Int(load_default=3, validate=validate.Range(min=1, max=90))
     days = fields.Int(validate=validate.Range(min=1, max=3650))
+    within_days = fields.Int(load_default=14, validate=validate.Range(min=0, max=3650))
 
     @validates_schema
     def _complete(self, data: dict[str, Any], **_: Any) -> None:

@@ -102,10 +102,14 @@ def _targets(
                 yield account, contact, 1, {}
     elif kind == "every":
         days = trigger["days"]
+        within = trigger.get("within_days", 14)
         for account in session.scalars(
             select(Account).where(*live, Account.signup_date <= today - timedelta(days=days))
         ):
-            occurrence = (today - account.signup_date).days // days
+            tenure = (today - account.signup_date).days
+            if tenure % days > within:  # only early in each period, so sends spread out
+                continue
+            occurrence = tenure // days
             contacts = contacts_of(session, account.id)[: definition.get("max_contacts", 1)]
             for contact in contacts:
                 yield account, contact, occurrence, {"period": occurrence}
@@ -153,20 +157,24 @@ def _first_uses(session: Session, definition: dict[str, Any], now: datetime, liv
         .group_by(Event.account_id, Event.contact_id, prop)
     ).all()
     wanted = set(trigger.get("features") or [])
+    contact_ids = sorted({row[1] for row in rows})
+    used_before: set[tuple[int, str]] = set()
+    for start in range(0, len(contact_ids), 500):  # one pass over the history per chunk
+        used_before.update(
+            session.execute(
+                select(Event.contact_id, prop)
+                .where(
+                    Event.contact_id.in_(contact_ids[start : start + 500]),
+                    Event.name == trigger["event"],
+                    Event.occurred_at < since,
+                )
+                .distinct()
+            ).all()
+        )
     for account_id, contact_id, feature, _first in rows:
         if not feature or (wanted and feature not in wanted):
             continue
-        earlier = session.scalar(
-            select(Event.id)
-            .where(
-                Event.contact_id == contact_id,
-                Event.name == trigger["event"],
-                prop == feature,
-                Event.occurred_at < since,
-            )
-            .limit(1)
-        )
-        if earlier is not None:
+        if (contact_id, feature) in used_before:
             continue
         contact = session.get(Contact, contact_id)
         if contact is None or contact.deleted_at is not None:
