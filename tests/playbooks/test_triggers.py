@@ -207,7 +207,10 @@ def test_feature_unused_per_segment(session):
     account = add_account(session, "crypto_trader", signup=T0.date() - timedelta(days=90))
     add_event(session, account, "feature_used", at(-3), feature="portfolio_tracker")
     add_event(session, account, "feature_used", at(-20), feature="trade_signals")
-    trigger = "{feature_unused: {days: 14, features: {crypto_trader: [portfolio_tracker, trade_signals]}}}"
+    trigger = (
+        "{feature_unused: {days: 14,"
+        " features: {crypto_trader: [portfolio_tracker, trade_signals]}}}"
+    )
     run(session, playbook(trigger), at(0))
     assert enrolments(session)[0].context["trigger"]["unused_features"] == ["trade_signals"]
 
