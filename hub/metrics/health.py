@@ -18,21 +18,17 @@ MOVES_LISTED = 50
 
 
 def latest_scores(scope: Scope, as_of: datetime):
-    """(account id, segment, name, tier, score) of each live account's newest score."""
+    """(account id, segment, name, tier, score) of each live account's newest score up to
+    ``as_of`` (rows are only ever inserted, so the highest id is the newest)."""
     newest = (
-        select(HealthScore.account_id, func.max(HealthScore.computed_at).label("at"))
+        select(func.max(HealthScore.id))
         .where(HealthScore.computed_at <= as_of)
         .group_by(HealthScore.account_id)
-        .subquery()
     )
     stmt = (
         select(Account.id, Account.segment, Account.name, HealthScore.tier, HealthScore.score)
-        .join(newest, newest.c.account_id == Account.id)
-        .join(
-            HealthScore,
-            (HealthScore.account_id == newest.c.account_id)
-            & (HealthScore.computed_at == newest.c.at),
-        )
+        .join(HealthScore, HealthScore.account_id == Account.id)
+        .where(HealthScore.id.in_(newest))
         .where(Account.deleted_at.is_(None), Account.churned_at.is_(None))
     )
     return scope.session.execute(scope.where_segment(stmt)).all()
@@ -40,19 +36,14 @@ def latest_scores(scope: Scope, as_of: datetime):
 
 def latest_risk(scope: Scope, as_of: datetime):
     newest = (
-        select(ChurnPrediction.account_id, func.max(ChurnPrediction.predicted_at).label("at"))
+        select(func.max(ChurnPrediction.id))
         .where(ChurnPrediction.predicted_at <= as_of)
         .group_by(ChurnPrediction.account_id)
-        .subquery()
     )
     stmt = (
         select(Account.segment, ChurnPrediction.segment)
-        .join(newest, newest.c.account_id == Account.id)
-        .join(
-            ChurnPrediction,
-            (ChurnPrediction.account_id == newest.c.account_id)
-            & (ChurnPrediction.predicted_at == newest.c.at),
-        )
+        .join(ChurnPrediction, ChurnPrediction.account_id == Account.id)
+        .where(ChurnPrediction.id.in_(newest))
         .where(Account.deleted_at.is_(None), Account.churned_at.is_(None))
     )
     return scope.session.execute(scope.where_segment(stmt)).all()

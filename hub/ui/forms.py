@@ -74,16 +74,20 @@ def describe(schema: type[Schema], secret_keys: frozenset[str], values: dict) ->
     return out
 
 
-def payload(form_fields: list[Field], form: MultiDict) -> tuple[dict[str, Any], dict[str, str]]:
-    """The submitted form as the schema's input; blank secrets keep the stored one."""
+def payload(
+    form_fields: list[Field], form: MultiDict, stored: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The submitted form as the schema's input; a blank secret keeps the stored one (read
+    here on the server, so the schema validates it and it never reaches the browser)."""
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in form_fields:
         raw = form.get(f.name, "")
         if f.kind == "secret":
-            data[f.name] = raw if raw else PLACEHOLDER
-            if not raw and not f.is_set:
-                data.pop(f.name)
+            if raw and raw != PLACEHOLDER:
+                data[f.name] = raw
+            elif stored.get(f.name):
+                data[f.name] = stored[f.name]
         elif f.kind == "checkbox":
             data[f.name] = f.name in form
         elif f.kind == "list":

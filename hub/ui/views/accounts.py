@@ -4,7 +4,7 @@ one account's page."""
 from __future__ import annotations
 
 from flask import abort, render_template, request
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from hub.db import db
@@ -19,27 +19,18 @@ from hub.ui.common import paginate
 SORTS = ("name", "segment", "score", "risk", "mrr", "signup", "renewal", "owner")
 
 
-def listing_query(args):
-    """The accounts list as one SELECT: each live account with its newest score and risk."""
-    newest_score = (
-        select(HealthScore.account_id, func.max(HealthScore.computed_at).label("at"))
-        .group_by(HealthScore.account_id)
-        .subquery()
-    )
-    newest_risk = (
-        select(ChurnPrediction.account_id, func.max(ChurnPrediction.predicted_at).label("at"))
-        .group_by(ChurnPrediction.account_id)
-        .subquery()
-    )
-    hs, cp = aliased(HealthScore), aliased(ChurnPrediction)
-    stmt = (
-        select(Account, hs.score, hs.tier, cp.probability, cp.segment.label("risk"))
-        .outerjoin(newest_score, newest_score.c.account_id == Account.id)
-        .outerjoin(hs, and_(hs.account_id == Account.id, hs.computed_at == newest_score.c.at))
-        .outerjoin(newest_risk, newest_risk.c.account_id == Account.id)
-        .outerjoin(cp, and_(cp.account_id == Account.id, cp.predicted_at == newest_risk.c.at))
-        .where(Account.deleted_at.is_(None))
-    )
+def _newest(model, timestamp, ids=None, as_of=None):
+    """Subquery: the id of each account's newest ``model`` row (rows are only ever inserted,
+    so the highest id is the newest), optionally among ``ids`` only."""
+    stmt = select(func.max(model.id).label("id"))
+    if ids is not None:
+        stmt = stmt.where(model.account_id.in_(ids))
+    if as_of is not None:
+        stmt = stmt.where(timestamp <= as_of)
+    return stmt.group_by(model.account_id)
+
+
+def _filtered(stmt, args):
     if q := (args.get("q") or "").strip():
         like = f"%{q}%"
         stmt = stmt.where(
@@ -51,32 +42,105 @@ def listing_query(args):
         stmt = stmt.where(Account.lifecycle_stage == stage)
     if owner := (args.get("owner") or "").strip():
         stmt = stmt.where(Account.owner_email == owner)
+    return stmt.where(Account.deleted_at.is_(None))
+
+
+def _order(sort: str, hs=None, cp=None):
+    descending = sort.startswith("-")
+    column = {
+        "name": Account.name,
+        "segment": Account.segment,
+        "score": hs.score if hs is not None else None,
+        "risk": cp.probability if cp is not None else None,
+        "mrr": Account.mrr,
+        "signup": Account.signup_date,
+        "renewal": Account.renewal_date,
+        "owner": Account.owner_email,
+    }.get(sort.lstrip("-"))
+    column = Account.name if column is None else column
+    return (column.desc() if descending else column.asc()).nulls_last(), Account.id
+
+
+def needs_scores(args) -> bool:
+    return (
+        args.get("tier") in (*TIERS, "unscored")
+        or args.get("risk") in RISK_SEGMENTS
+        or (args.get("sort") or "").lstrip("-") in ("score", "risk")
+    )
+
+
+def listing_query(args):
+    """Accounts joined to their newest score and risk, for filtering or sorting by them."""
+    hs, cp = aliased(HealthScore), aliased(ChurnPrediction)
+    newest_score = (
+        select(HealthScore.account_id, func.max(HealthScore.id).label("id"))
+        .group_by(HealthScore.account_id)
+        .subquery()
+    )
+    newest_risk = (
+        select(ChurnPrediction.account_id, func.max(ChurnPrediction.id).label("id"))
+        .group_by(ChurnPrediction.account_id)
+        .subquery()
+    )
+    stmt = (
+        select(Account, hs.score, hs.tier, cp.probability, cp.segment.label("risk"))
+        .select_from(Account)
+        .outerjoin(newest_score, newest_score.c.account_id == Account.id)
+        .outerjoin(hs, hs.id == newest_score.c.id)
+        .outerjoin(newest_risk, newest_risk.c.account_id == Account.id)
+        .outerjoin(cp, cp.id == newest_risk.c.id)
+    )
+    stmt = _filtered(stmt, args)
     if (tier := args.get("tier")) in TIERS:
         stmt = stmt.where(hs.tier == tier)
     elif tier == "unscored":
         stmt = stmt.where(hs.id.is_(None))
     if (risk := args.get("risk")) in RISK_SEGMENTS:
         stmt = stmt.where(cp.segment == risk)
-    sort = args.get("sort") or "name"
-    descending = sort.startswith("-")
-    column = {
-        "name": Account.name,
-        "segment": Account.segment,
-        "score": hs.score,
-        "risk": cp.probability,
-        "mrr": Account.mrr,
-        "signup": Account.signup_date,
-        "renewal": Account.renewal_date,
-        "owner": Account.owner_email,
-    }.get(sort.lstrip("-"), Account.name)
-    order = column.desc() if descending else column.asc()
-    return stmt.order_by(order.nulls_last(), Account.id)
+    return stmt.order_by(*_order(args.get("sort") or "name", hs, cp))
+
+
+def with_standing(accounts: list[Account]) -> list[tuple]:
+    """Each account of a page with its newest score and risk (a few indexed lookups)."""
+    ids = [a.id for a in accounts]
+    scores = {
+        row.account_id: row
+        for row in db.session.scalars(
+            select(HealthScore).where(HealthScore.id.in_(_newest(HealthScore, None, ids)))
+        )
+    }
+    risks = {
+        row.account_id: row
+        for row in db.session.scalars(
+            select(ChurnPrediction).where(
+                ChurnPrediction.id.in_(_newest(ChurnPrediction, None, ids))
+            )
+        )
+    }
+    out = []
+    for a in accounts:
+        s, r = scores.get(a.id), risks.get(a.id)
+        out.append(
+            (
+                a,
+                s.score if s else None,
+                s.tier if s else None,
+                r.probability if r else None,
+                r.segment if r else None,
+            )
+        )
+    return out
 
 
 @bp.get("/accounts")
 def accounts():
     args = request.args
-    page = paginate(listing_query(args), scalars=False)
+    if needs_scores(args):
+        page = paginate(listing_query(args), scalars=False)
+    else:  # page the accounts alone, then look up the standing of the 50 shown
+        stmt = _filtered(select(Account), args).order_by(*_order(args.get("sort") or "name"))
+        page = paginate(stmt)
+        page.items = with_standing(page.items)
     owners = db.session.scalars(
         select(Account.owner_email)
         .where(Account.owner_email.is_not(None))

@@ -96,10 +96,9 @@ def integration(name: str):
 def integration_save(name: str):
     spec = _spec(name)
     config = current_app.config["CSHUB"]
-    form_fields = forms.describe(
-        spec.schema, spec.secret_keys, store.effective(db.session, spec, config)
-    )
-    data, errors = forms.payload(form_fields, request.form)
+    stored = store.effective(db.session, spec, config)
+    form_fields = forms.describe(spec.schema, spec.secret_keys, stored)
+    data, errors = forms.payload(form_fields, request.form, stored)
     if not errors:
         try:
             values = spec.schema().load(data)

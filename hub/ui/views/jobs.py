@@ -22,6 +22,11 @@ def _last_line(text: str | None) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def _error_of(job: Job) -> str | None:
+    result = job.latest_result()
+    return result.exc_string if result is not None else None
+
+
 def queue_stats() -> list[dict[str, Any]]:
     out = []
     for queue in queues.all():
@@ -55,7 +60,7 @@ def failed_jobs(queue_name: str | None) -> list[dict[str, Any]]:
                     "func": job.func_name,
                     "args": repr(job.args)[:120],
                     "ended_at": job.ended_at,
-                    "error": _last_line(job.exc_info),
+                    "error": _last_line(_error_of(job)),
                     "retries_left": job.retries_left,
                 }
             )
