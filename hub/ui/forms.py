@@ -35,7 +35,8 @@ def _kind(field: fields.Field, secret: bool) -> str:
     if isinstance(field, fields.Email):
         return "email"
     if isinstance(field, fields.List):
-        return "list"
+        scalar = (fields.String, fields.Integer, fields.Float, fields.Decimal)
+        return "list" if isinstance(field.inner, scalar) else "json"
     if isinstance(field, fields.Dict | fields.Nested | fields.Raw) and not isinstance(
         field, fields.String
     ):

@@ -126,3 +126,54 @@ def test_integration_form_keeps_secrets_write_only(admin_client, session):
     )
     assert bad.status_code == 422 and "api_key" in bad.text and "not-a-key" not in bad.text
     assert session.query(AuditLog).filter_by(action="integration.update").count() == 2
+
+
+def test_connector_created_configured_and_checked_in_the_ui(admin_client, session, httpserver_url):
+    """An admin creates an http_json connector (secret write-only), edits it keeping the
+    secret, and tests the connection against a local JSON endpoint."""
+    from hub.models import ConnectorConfig
+
+    form = admin_client.get("/integrations/connectors/new?type=http_json").text
+    token = csrf_from(form)
+    created = admin_client.post(
+        "/integrations/connectors/new",
+        data={
+            "csrf_token": token,
+            "type": "http_json",
+            "name": "Rig feed",
+            "schedule_minutes": "30",
+            "url": httpserver_url,
+            "allow_private_network": "on",
+            "auth_value": "Bearer s3cret-value",
+            "metrics": "[]",
+        },
+    )
+    assert created.status_code == 302, created.text
+    row = session.query(ConnectorConfig).one()
+    assert row.secrets == {"auth_value": "Bearer s3cret-value"}
+    assert "auth_value" not in row.settings and row.schedule_minutes == 30
+    page = admin_client.get(f"/integrations/connectors/{row.id}").text
+    assert "s3cret-value" not in page
+    admin_client.post(
+        f"/integrations/connectors/{row.id}",
+        data={
+            "csrf_token": token,
+            "name": "Rig feed 2",
+            "schedule_minutes": "15",
+            "url": httpserver_url,
+            "allow_private_network": "on",
+            "auth_value": "",
+        },
+    )
+    session.expire_all()
+    row = session.get(ConnectorConfig, row.id)
+    assert row.name == "Rig feed 2" and row.secrets == {"auth_value": "Bearer s3cret-value"}
+    checked = admin_client.post(
+        f"/integrations/connectors/{row.id}/check", data={"csrf_token": token}
+    )
+    assert checked.status_code == 200 and "Connection OK" in checked.text
+    bad = admin_client.post(
+        "/integrations/connectors/new",
+        data={"csrf_token": token, "type": "http_json", "name": "", "url": "ftp://x"},
+    )
+    assert bad.status_code == 422 and "name" in bad.text and "url" in bad.text

@@ -5,29 +5,24 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from hub import settings as store
 from hub.db import db, utcnow
 from hub.models import Account, ConnectorConfig, IntegrationSetting, SyncState
-from hub.ui import forms, services
+from hub.ui import forms
 from hub.ui.blueprint import bp
 from hub.ui.common import audit
 from hub.ui.security import current_user
+from integrations.connectors import registry
+from integrations.connectors.runner import build, stored_settings
+from integrations.errors import IntegrationError
+from jobs.connectors import enqueue_run
 
 
 def _rows() -> dict[str, IntegrationSetting]:
     return {r.name: r for r in db.session.scalars(select(IntegrationSetting))}
-
-
-def connector_types() -> dict[str, object]:
-    """Registered connector types (name -> type), when the connectors package provides them."""
-    registry = services.lookup("integrations.connectors", "connector_types")
-    try:
-        return dict(registry()) if registry else {}
-    except Exception:  # a broken optional plugin must not take the page down
-        current_app.logger.exception("listing connector types failed")
-        return {}
 
 
 @bp.get("/integrations")
@@ -58,7 +53,7 @@ def integrations():
         items=items,
         connectors=connectors,
         cursors=cursors,
-        types=connector_types(),
+        types=registry.discover(),
     )
 
 
@@ -139,27 +134,159 @@ def integration_check(name: str):
     return _form(name, None, 200, {"ok": True, "facts": facts})
 
 
-@bp.get("/integrations/connectors/<int:connector_id>")
-def connector(connector_id: int):
+def _connector_or_404(connector_id: int) -> ConnectorConfig:
     row = db.session.get(ConnectorConfig, connector_id)
     if row is None:
         abort(404, f"Connector {connector_id} does not exist.")
-    kind = connector_types().get(row.type)
-    secret_keys = frozenset(getattr(kind, "secret_keys", ()) or ())
-    return render_template(
-        "connector.html",
-        c=row,
-        account=db.session.get(Account, row.account_id) if row.account_id else None,
-        secret_keys=sorted(set(secret_keys) | set((row.secrets or {}).keys())),
-        kind=kind,
+    return row
+
+
+def _connector_page(
+    row: ConnectorConfig | None, info, status=200, errors=None, check=None, meta=None
+):
+    stored = stored_settings(row) if row else {}
+    fields = forms.describe(info.cls.spec, info.cls.secret_keys(), stored) if info.cls else []
+    return (
+        render_template(
+            "connector.html",
+            c=row,
+            info=info,
+            meta=meta
+            or (
+                {
+                    "name": row.name,
+                    "account_id": row.account_id or "",
+                    "schedule_minutes": row.schedule_minutes,
+                }
+                if row
+                else {"name": "", "account_id": "", "schedule_minutes": 15}
+            ),
+            account=db.session.get(Account, row.account_id) if row and row.account_id else None,
+            fields=fields,
+            errors=errors or {},
+            check=check,
+        ),
+        status,
     )
+
+
+def _validated(info, form, stored: dict) -> tuple[dict, dict, dict[str, str]]:
+    """(settings, secrets, errors) from the submitted form, validated by the type's spec."""
+    fields = forms.describe(info.cls.spec, info.cls.secret_keys(), stored)
+    data, errors = forms.payload(fields, form, stored)
+    if errors:
+        return {}, {}, errors
+    try:
+        loaded = info.cls.spec().load(data)
+    except ValidationError as exc:
+        return (
+            {},
+            {},
+            {
+                k: "; ".join(map(str, v)) if isinstance(v, list) else str(v)
+                for k, v in exc.messages.items()
+            },
+        )  # type: ignore[union-attr]
+    secret_keys = info.cls.secret_keys()
+    settings = {k: v for k, v in loaded.items() if k not in secret_keys}
+    secrets = {k: v for k, v in loaded.items() if k in secret_keys and v not in (None, "")}
+    return settings, secrets, {}
+
+
+def _meta(form) -> tuple[dict, dict[str, str]]:
+    errors: dict[str, str] = {}
+    name = (form.get("name") or "").strip()
+    if not name:
+        errors["name"] = "is required"
+    account_raw = (form.get("account_id") or "").strip()
+    account_id = int(account_raw) if account_raw.isdigit() else None
+    if account_raw and (account_id is None or db.session.get(Account, account_id) is None):
+        errors["account_id"] = "no such account"
+    minutes_raw = (form.get("schedule_minutes") or "15").strip()
+    minutes = int(minutes_raw) if minutes_raw.isdigit() else 0
+    if not 1 <= minutes <= 1440:
+        errors["schedule_minutes"] = "between 1 and 1440"
+    return {"name": name, "account_id": account_id, "schedule_minutes": minutes}, errors
+
+
+@bp.get("/integrations/connectors/new")
+def connector_new():
+    info = registry.get(request.args.get("type", ""))
+    if info is None or not info.enabled:
+        abort(404, "Choose a connector type that is available.")
+    return _connector_page(None, info)
+
+
+@bp.post("/integrations/connectors/new")
+def connector_create():
+    info = registry.get(request.form.get("type", ""))
+    if info is None or not info.enabled:
+        abort(422, "Choose a connector type that is available.")
+    meta, errors = _meta(request.form)
+    settings, secrets, field_errors = _validated(info, request.form, {})
+    if errors or field_errors:
+        return _connector_page(None, info, 422, {**errors, **field_errors}, meta=request.form)
+    row = ConnectorConfig(type=info.type, settings=settings, secrets=secrets, status="new", **meta)
+    db.session.add(row)
+    db.session.flush()
+    audit(
+        "connector.create",
+        f"connector:{row.id}",
+        type=row.type,
+        fields=sorted(settings) + sorted(secrets),
+    )
+    db.session.commit()
+    flash(f"Connector {row.name} created; secrets are stored encrypted and never shown again.")
+    return redirect(url_for("ui.connector", connector_id=row.id))
+
+
+@bp.get("/integrations/connectors/<int:connector_id>")
+def connector(connector_id: int):
+    row = _connector_or_404(connector_id)
+    return _connector_page(
+        row, registry.get(row.type) or registry.TypeInfo(row.type, None, False, "unknown")
+    )
+
+
+@bp.post("/integrations/connectors/<int:connector_id>")
+def connector_save(connector_id: int):
+    row = _connector_or_404(connector_id)
+    info = registry.get(row.type)
+    if info is None or not info.enabled:
+        abort(422, f"Connector type {row.type} is not available.")
+    meta, errors = _meta(request.form)
+    settings, secrets, field_errors = _validated(info, request.form, stored_settings(row))
+    if errors or field_errors:
+        return _connector_page(row, info, 422, {**errors, **field_errors}, meta=request.form)
+    row.settings, row.secrets = settings, secrets
+    for key, value in meta.items():
+        setattr(row, key, value)
+    audit("connector.update", f"connector:{row.id}", fields=sorted(settings) + sorted(secrets))
+    db.session.commit()
+    flash(f"Connector {row.name} saved.")
+    return redirect(url_for("ui.connector", connector_id=row.id))
+
+
+@bp.post("/integrations/connectors/<int:connector_id>/check")
+def connector_check(connector_id: int):
+    """Test the connection with the stored settings."""
+    row = _connector_or_404(connector_id)
+    info = registry.get(row.type) or registry.TypeInfo(row.type, None, False, "unknown")
+    config = current_app.config["CSHUB"]
+    try:
+        facts = build(row, now=utcnow(), ca_bundle=config.requests_ca_bundle).check()
+    except IntegrationError as exc:
+        audit("connector.check", f"connector:{row.id}", ok=False)
+        db.session.commit()
+        return _connector_page(row, info, 502, check={"ok": False, "error": str(exc)})
+    audit("connector.check", f"connector:{row.id}", ok=True)
+    db.session.commit()
+    return _connector_page(row, info, check={"ok": True, "facts": facts})
 
 
 @bp.post("/integrations/connectors/<int:connector_id>/enabled")
 def connector_toggle(connector_id: int):
-    row = db.session.get(ConnectorConfig, connector_id)
-    if row is None:
-        abort(404, f"Connector {connector_id} does not exist.")
+    row = _connector_or_404(connector_id)
     row.enabled = request.form.get("enabled") == "1"
     audit("connector.enable" if row.enabled else "connector.disable", f"connector:{row.id}")
     db.session.commit()
@@ -169,18 +296,14 @@ def connector_toggle(connector_id: int):
 
 @bp.post("/integrations/connectors/<int:connector_id>/run")
 def connector_run(connector_id: int):
-    row = db.session.get(ConnectorConfig, connector_id)
-    if row is None:
-        abort(404, f"Connector {connector_id} does not exist.")
+    row = _connector_or_404(connector_id)
     try:
-        run_one = services.need("jobs.connectors", "run_one", "Running a connector")
-    except services.Unavailable as exc:
-        flash(str(exc), "error")
+        job_id, new = enqueue_run(row.id)
+    except RedisError:
+        flash("The queue is unreachable; try again shortly.", "error")
         return redirect(url_for("ui.connector", connector_id=row.id))
-    from jobs.base import enqueue
-
-    job = enqueue(run_one, row.id)
-    audit("connector.run", f"connector:{row.id}", job_id=job.id)
-    db.session.commit()
-    flash(f"Connector {row.name} queued to run (job {job.id}).")
+    if new:
+        audit("connector.run", f"connector:{row.id}", job_id=job_id)
+        db.session.commit()
+    flash(f"Connector {row.name} {'queued to run' if new else 'already queued'} (job {job_id}).")
     return redirect(url_for("ui.connector", connector_id=row.id))
