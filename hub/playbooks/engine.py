@@ -49,6 +49,7 @@ from integrations.channels.base import CUSTOMER
 ADDRESS = {"email": "email", "sms": "phone"}
 MAX_RECIPIENTS = 10
 ENROL_ROUNDS = 3
+FEATURE_MILESTONE_DAYS = 30  # "features used" milestones look at the last 30 days
 
 
 @dataclass
@@ -118,6 +119,8 @@ class Run:
         self.needs = Needs()
         for live in playbooks.values():
             self.needs.merge(live.playbook.needs)
+        if any(r.features_min for m in milestones.milestones.values() for r in m.rules):
+            self.needs.feature_days = max(self.needs.feature_days, FEATURE_MILESTONE_DAYS)
         self.cap_days = max((c.per_days for c in guards.caps), default=0)
 
     # -- the chunk -------------------------------------------------------------------------

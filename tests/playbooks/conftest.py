@@ -61,7 +61,7 @@ def add_event(session, account, name, when, **properties):
             occurred_at=when,
             properties=properties,
             source="test",
-            source_event_id=f"{account.id}-{name}-{when.isoformat()}-{len(properties)}",
+            source_event_id=f"{account.id}-{name}-{when.isoformat()}-{sorted(properties.items())}",
         )
     )
     session.flush()
