@@ -190,16 +190,18 @@ def detail(session: Session, account: Account) -> dict[str, Any]:
         )
     )
     risk = risks[-1] if risks else None
-    components = []
+    components: list[dict[str, Any]] = []
+    contributions: list[tuple[str, float]] = []
     if latest is not None:
-        for name, value in sorted((latest.components or {}).items()):
-            components.append(
-                {
-                    "name": name,
-                    "value": value,
-                    "contribution": (latest.contributions or {}).get(name),
-                }
-            )
+        components = [
+            {"name": name, "value": value}
+            for name, value in sorted((latest.components or {}).items())
+            if value is not None
+        ]
+        contributions = sorted(
+            ((k, v) for k, v in (latest.contributions or {}).items() if v is not None),
+            key=lambda kv: -abs(kv[1]),
+        )[:12]
     milestones = list(
         session.scalars(
             select(Milestone)
@@ -210,6 +212,7 @@ def detail(session: Session, account: Account) -> dict[str, Any]:
     return {
         "latest": latest,
         "components": components,
+        "contributions": contributions,
         "score_points": [(s.computed_at.date().isoformat(), s.score) for s in scores],
         "risk": risk,
         "risk_points": [(r.predicted_at.date().isoformat(), r.probability) for r in risks],

@@ -63,10 +63,9 @@ def seed(session, accounts: int = 40) -> dict:
                         "relationship": score,
                     },
                     contributions={
-                        "usage": score * 0.3,
-                        "engagement": score * 0.25,
-                        "value": score * 0.25,
-                        "relationship": score * 0.2,
+                        "active_days_30": round(score * 0.1, 1),
+                        "feature_adoption": round(score * 0.12, 1),
+                        "nps_latest": round(score * 0.08, 1),
                     },
                     drivers={
                         "up": ["active on 20 of the last 30 days"],
