@@ -42,6 +42,14 @@ class RefreshSchema(StrictSchema):
     day = fields.Date(metadata={"description": "the day the roll-up window ends (default today)"})
 
 
+def _enqueue_rollup(day):
+    """Queue the roll-up of the window ending ``day`` (one job id per day: no duplicates)."""
+    from jobs.base import enqueue
+    from jobs.kpis import rollup_daily
+
+    return enqueue(rollup_daily, day.isoformat(), job_id=f"kpi-rollup-{day.isoformat()}")
+
+
 @blp.route("")
 class Metrics(MethodView):
     @blp.arguments(MetricsQuerySchema, location="query")
@@ -51,12 +59,23 @@ class Metrics(MethodView):
 
         Without from/to: the latest roll-up's 30-day window. A value of null means no data.
         ``source`` says whether the figures come from the daily roll-up or were computed now.
+        A large tenant without any roll-up gets 202: the roll-up is queued; ask again later.
         """
         segment = args.get("segment")
         segment = None if segment in (None, metrics.ALL) else segment
         period = metrics.Period(args["start"], args["end"]) if "start" in args else None
         settings = metrics.load_settings(db.session)
-        loaded = metrics.load(db.session, period, segment, settings)
+        try:
+            loaded = metrics.load(db.session, period, segment, settings)
+        except metrics.RollupPending as exc:
+            day = datetime.now(UTC).date()
+            job = _enqueue_rollup(day)
+            return {
+                "status": "queued",
+                "job_id": job.id,
+                "day": day.isoformat(),
+                "message": str(exc),
+            }, 202
         doc = metrics.present(loaded.figures, settings, loaded.history)
         doc["source"] = loaded.source
         doc["computed_at"] = loaded.computed_at.isoformat()
@@ -69,13 +88,10 @@ class Refresh(MethodView):
     @blp.response(202)
     def post(self, args):
         """Recompute the roll-up in the background; poll GET /api/metrics for the result."""
-        from jobs.base import enqueue
-        from jobs.kpis import rollup_daily
-
         day = (args or {}).get("day") or datetime.now(UTC).date()
         if day > datetime.now(UTC).date() + timedelta(days=1):
             raise ApiError(422, "validation_error", "day is in the future")
-        queued = enqueue(rollup_daily, day.isoformat(), job_id=f"kpi-rollup-{day.isoformat()}")
+        queued = _enqueue_rollup(day)
         return {"job_id": queued.id, "day": day.isoformat(), "status": "queued"}
 
 

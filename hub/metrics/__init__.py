@@ -5,7 +5,15 @@ from hub.metrics.base import ALL, Period
 from hub.metrics.catalogue import BY_KEY, CATALOGUE, DASHBOARD_TILES, GROUPS, Kpi
 from hub.metrics.compute import compute
 from hub.metrics.present import format_value, present, roi
-from hub.metrics.rollup import Loaded, history, latest, load, load_segments, rollup
+from hub.metrics.rollup import (
+    Loaded,
+    RollupPending,
+    history,
+    latest,
+    load,
+    load_segments,
+    rollup,
+)
 from hub.metrics.settings import SettingsError, defaults
 from hub.metrics.settings import load as load_settings
 from hub.metrics.settings import save as save_settings
@@ -19,6 +27,7 @@ __all__ = [
     "Kpi",
     "Loaded",
     "Period",
+    "RollupPending",
     "SettingsError",
     "compute",
     "defaults",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, load_only
 
 from hub.db import utcnow
@@ -16,6 +16,12 @@ from hub.models import KpiRollup
 
 WINDOW_DAYS = 30
 TREND_DAYS = 30
+LIVE_MAX_ACCOUNTS = 20_000
+"""Above this many accounts the default window is never computed inside a request."""
+
+
+class RollupPending(LookupError):
+    """No roll-up exists yet and the tenant is too large to compute one in a request."""
 
 
 def rollup(session: Session, day: date, settings: dict[str, Any] | None = None) -> dict:
@@ -86,10 +92,21 @@ def load(
             row = None
     if row is not None:
         return Loaded(row.figures, "rollup", row.computed_at, history(session, segment, row.day))
+    if period is None and _too_large(session):
+        raise RollupPending("no KPI roll-up yet; the tenant is too large to compute one now")
     period = period or Period.ending(datetime.now(UTC).date(), WINDOW_DAYS)
     figures = compute(session, period, segment=segment, settings=settings)
     doc = figures[segment or ALL]
     return Loaded(doc, "live", utcnow(), history(session, segment, period.end))
+
+
+def _too_large(session: Session) -> bool:
+    from hub.models import Account
+
+    count = session.scalar(
+        select(func.count()).select_from(Account).where(Account.deleted_at.is_(None))
+    )
+    return (count or 0) > LIVE_MAX_ACCOUNTS
 
 
 def load_segments(
@@ -110,5 +127,7 @@ def load_segments(
         wanted = period.as_dict() if period else None
         if rows and (wanted is None or all(f.get("period") == wanted for f in rows.values())):
             return rows
+    if period is None and _too_large(session):
+        raise RollupPending("no KPI roll-up yet; the tenant is too large to compute one now")
     period = period or Period.ending(datetime.now(UTC).date(), WINDOW_DAYS)
     return compute(session, period, settings=settings)

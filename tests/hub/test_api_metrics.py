@@ -98,3 +98,23 @@ def test_settings_put_validates_audits_and_reps_cannot(client, admin_headers, se
     assert client.get("/api/metrics/settings", headers=rep_headers).status_code == 200
     denied = client.put("/api/metrics/settings", headers=rep_headers, json={"targets": {}})
     assert denied.status_code == 403
+
+
+def test_large_tenant_without_rollup_gets_202_and_a_queued_rollup(
+    client, admin_headers, session, monkeypatch
+):
+    """Past the live-computation limit, no roll-up means 202 and a queued job, not a slow
+    request; once the roll-up exists it is read."""
+    import importlib
+
+    rollup_module = importlib.import_module("hub.metrics.rollup")
+    from hub.queue import queues
+
+    _seed(session)
+    monkeypatch.setattr(rollup_module, "LIVE_MAX_ACCOUNTS", 0)
+    resp = client.get("/api/metrics", headers=admin_headers)
+    assert resp.status_code == 202 and resp.json["status"] == "queued"
+    assert [j.id for j in queues["low"].jobs] == [resp.json["job_id"]]
+    metrics.rollup(session, datetime.now(UTC).date())
+    session.commit()
+    assert client.get("/api/metrics", headers=admin_headers).json["source"] == "rollup"

@@ -177,3 +177,23 @@ def test_connector_created_configured_and_checked_in_the_ui(admin_client, sessio
         data={"csrf_token": token, "type": "http_json", "name": "", "url": "ftp://x"},
     )
     assert bad.status_code == 422 and "name" in bad.text and "url" in bad.text
+
+
+def test_dashboard_of_a_large_tenant_without_rollup_queues_it(admin_client, session, monkeypatch):
+    """The dashboard never computes a large tenant's KPIs in the request: it queues the
+    roll-up and says so (202)."""
+    import importlib
+
+    rollup_module = importlib.import_module("hub.metrics.rollup")
+    from hub.queue import queues
+
+    seed_accounts = 3
+    from hub.models import Account
+
+    session.add_all(Account(name=f"a{i}") for i in range(seed_accounts))
+    session.commit()
+    monkeypatch.setattr(rollup_module, "LIVE_MAX_ACCOUNTS", 1)
+    resp = admin_client.get("/")
+    assert resp.status_code == 202 and "being rolled up" in resp.text
+    assert queues["low"].count == 1
+    assert admin_client.get("/kpis").status_code == 202

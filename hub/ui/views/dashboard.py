@@ -3,9 +3,11 @@ distributions, retention curves by cohort, and the accounts that moved tier this
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
 
 from hub import metrics
 from hub.db import db
@@ -43,7 +45,10 @@ def tile(key: str, kpi: dict[str, Any]) -> dict[str, Any]:
 def dashboard():
     segment = segment_arg()
     settings = metrics.load_settings(db.session)
-    loaded = metrics.load(db.session, None, segment, settings)
+    try:
+        loaded = metrics.load(db.session, None, segment, settings)
+    except metrics.RollupPending:
+        return pending_page()
     shown = metrics.present(loaded.figures, settings, loaded.history)
     standing = shown["standing"]
     return render_template(
@@ -64,16 +69,29 @@ def dashboard():
     )
 
 
-@bp.post("/kpis/refresh")
-def refresh_kpis():
-    """Queue the KPI roll-up for today; the page shows it once the worker has run it."""
-    from datetime import UTC, datetime
-
+def queue_rollup():
+    """Queue the roll-up of the 30 days ending today (one job id per day)."""
     from jobs.base import enqueue
     from jobs.kpis import rollup_daily
 
     day = datetime.now(UTC).date().isoformat()
-    job = enqueue(rollup_daily, day, job_id=f"kpi-rollup-{day}")
+    return day, enqueue(rollup_daily, day, job_id=f"kpi-rollup-{day}")
+
+
+def pending_page():
+    """No roll-up yet on a tenant too large to compute one in a request: queue it, say so."""
+    try:
+        _day, job = queue_rollup()
+        job_id = job.id
+    except RedisError:
+        job_id = None
+    return render_template("pending.html", job_id=job_id), 202
+
+
+@bp.post("/kpis/refresh")
+def refresh_kpis():
+    """Queue the KPI roll-up for today; the page shows it once the worker has run it."""
+    day, job = queue_rollup()
     audit("kpi.refresh", f"kpi:{day}", job_id=job.id)
     db.session.commit()
     flash(f"KPI roll-up for {day} queued (job {job.id}). Reload in a minute.")

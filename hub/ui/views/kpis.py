@@ -13,7 +13,7 @@ from hub.db import db
 from hub.models.account import SEGMENTS
 from hub.ui import charts
 from hub.ui.blueprint import bp
-from hub.ui.views.dashboard import segment_arg
+from hub.ui.views.dashboard import pending_page, segment_arg
 
 COMPARE = (
     "retention_90d",
@@ -48,9 +48,12 @@ def kpis():
     segment = segment_arg()
     period, error = period_args()
     settings = metrics.load_settings(db.session)
-    loaded = metrics.load(db.session, period, segment, settings)
+    try:
+        loaded = metrics.load(db.session, period, segment, settings)
+        by_segment = metrics.load_segments(db.session, period, settings)
+    except metrics.RollupPending:
+        return pending_page()
     shown = metrics.present(loaded.figures, settings, loaded.history)
-    by_segment = metrics.load_segments(db.session, period, settings)
     compare = {key: metrics.present(doc, settings)["kpis"] for key, doc in by_segment.items()}
     models = shown["model_quality"]
     model_chart = charts.series(
