@@ -37,6 +37,7 @@ KEPT_HEADERS = (
     "X-Forwarded-For",
 )
 """Headers stored with a delivery (never Authorization or cookies)."""
+_KEPT = {name.lower(): name for name in KEPT_HEADERS}
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,22 @@ class Stored:
     enqueued: bool
 
 
-def _insert(engine: Engine) -> Any:
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+_statements: dict[str, Insert] = {}
+
+
+def _insert(engine: Engine) -> Insert:
+    """INSERT ... ON CONFLICT (source, external_id) DO NOTHING RETURNING id, built once per
+    dialect so the request path pays no statement construction or cache-key cost."""
+    name = engine.dialect.name
+    if name not in _statements:
+        make = postgresql.insert if name == "postgresql" else sqlite.insert
+        table = InboxEvent.__table__
+        _statements[name] = (
+            make(table)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+            .returning(table.c.id)
+        )
+    return _statements[name]
 
 
 def store(
@@ -55,25 +70,20 @@ def store(
 ) -> Stored:
     """Insert the delivery unless it is a duplicate, then enqueue its processing."""
     job_id = new_job_id()
-    kept = {name: headers.get(name) for name in KEPT_HEADERS if headers.get(name) is not None}
-    stmt: Insert = (
-        _insert(db.engine)(InboxEvent)
-        .values(
-            source=source,
-            external_id=external_id[:255],
-            event_type=(event_type or None) and event_type[:128],
-            headers=kept,
-            body=body,
-            status="pending",
-            attempts=0,
-            received_at=utcnow(),
-            job_id=job_id,
-        )
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(InboxEvent.id)
-    )
+    kept = {_KEPT[k.lower()]: v for k, v in headers.items() if k.lower() in _KEPT}
+    values = {
+        "source": source,
+        "external_id": external_id[:255],
+        "event_type": event_type[:128] if event_type else None,
+        "headers": kept,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
+        "received_at": utcnow(),
+        "job_id": job_id,
+    }
     with db.engine.begin() as conn:
-        inbox_id = conn.execute(stmt).scalar()
+        inbox_id = conn.execute(_insert(db.engine), values).scalar()
     if inbox_id is None:
         return Stored(None, duplicate=True, enqueued=False)
     return Stored(inbox_id, duplicate=False, enqueued=enqueue(inbox_id, job_id))

@@ -63,11 +63,25 @@ def new_job_id() -> str:
 
 
 def enqueue(inbox_id: int, job_id: str) -> None:
-    """Enqueue ``jobs.inbox.process(inbox_id)`` under ``job_id`` (raises on Redis errors)."""
-    from jobs.base import enqueue as enqueue_job
+    """Enqueue ``jobs.inbox.process(inbox_id)`` under ``job_id`` in one Redis round trip
+    (raises on Redis errors)."""
+    from hub.queue import queues
     from jobs.inbox import process
 
-    enqueue_job(process, inbox_id, job_id=job_id)
+    options = process.job_options  # type: ignore[attr-defined]
+    queue = queues[options["queue"]]
+    job = queue.create_job(
+        process,
+        args=(inbox_id,),
+        job_id=job_id,
+        timeout=options["job_timeout"],
+        retry=options["retry"],
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+    )
+    with queue.connection.pipeline() as pipe:
+        queue.enqueue_job(job, pipeline=pipe)
+        pipe.execute()
 
 
 def claim(inbox_id: int, job_id: str | None, lease_s: int) -> int | None:

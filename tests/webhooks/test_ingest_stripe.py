@@ -239,7 +239,7 @@ def test_hook_makes_an_unhandled_type_processed_and_sees_the_account(app, client
     assert seen == [("charge.dispute.created", account.id)]
     assert account.attributes["disputed"] is True
     row = session.scalars(select(InboxEvent)).one()
-    assert row.status == "processed" and row.result["hooks"] == 1
+    assert row.status == "processed" and row.result["hooks"] >= 1
 
 
 def test_renewal_date_from_subscription_level_period_in_older_api_versions(
