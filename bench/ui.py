@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -36,7 +37,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {
         "n": len(ordered),
@@ -124,14 +125,20 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--skip-live", action="store_true", help="skip the live computation")
     args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="cshub-bench-ui-"))
+    try:
+        run(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
     from hub import create_app, metrics
     from hub.config import Config
     from hub.db import Base, db
     from hub.demo import generate
     from hub.users import create_user
 
-    workdir = Path(tempfile.mkdtemp(prefix="cshub-bench-ui-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
     config = Config(data_dir=workdir, database_url=url, secret_key="bench-ui", log_level="ERROR")
     app = create_app(config)
