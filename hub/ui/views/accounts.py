@@ -61,43 +61,36 @@ def _order(sort: str, hs=None, cp=None):
     return (column.desc() if descending else column.asc()).nulls_last(), Account.id
 
 
-def needs_scores(args) -> bool:
+def _newest_id(model):
+    """Correlated: the id of the account's newest ``model`` row (one index seek each)."""
     return (
-        args.get("tier") in (*TIERS, "unscored")
-        or args.get("risk") in RISK_SEGMENTS
-        or (args.get("sort") or "").lstrip("-") in ("score", "risk")
+        select(func.max(model.id))
+        .where(model.account_id == Account.id)
+        .correlate(Account)
+        .scalar_subquery()
     )
 
 
 def listing_query(args):
-    """Accounts joined to their newest score and risk, for filtering or sorting by them."""
-    hs, cp = aliased(HealthScore), aliased(ChurnPrediction)
-    newest_score = (
-        select(HealthScore.account_id, func.max(HealthScore.id).label("id"))
-        .group_by(HealthScore.account_id)
-        .subquery()
-    )
-    newest_risk = (
-        select(ChurnPrediction.account_id, func.max(ChurnPrediction.id).label("id"))
-        .group_by(ChurnPrediction.account_id)
-        .subquery()
-    )
-    stmt = (
-        select(Account, hs.score, hs.tier, cp.probability, cp.segment.label("risk"))
-        .select_from(Account)
-        .outerjoin(newest_score, newest_score.c.account_id == Account.id)
-        .outerjoin(hs, hs.id == newest_score.c.id)
-        .outerjoin(newest_risk, newest_risk.c.account_id == Account.id)
-        .outerjoin(cp, cp.id == newest_risk.c.id)
-    )
-    stmt = _filtered(stmt, args)
-    if (tier := args.get("tier")) in TIERS:
-        stmt = stmt.where(hs.tier == tier)
-    elif tier == "unscored":
-        stmt = stmt.where(hs.id.is_(None))
-    if (risk := args.get("risk")) in RISK_SEGMENTS:
-        stmt = stmt.where(cp.segment == risk)
-    return stmt.order_by(*_order(args.get("sort") or "name", hs, cp))
+    """Accounts joined to their newest score and/or risk, only as far as the filter or the
+    sort needs them (the page's standing is looked up afterwards for the rows shown)."""
+    sort = args.get("sort") or "name"
+    tier, risk = args.get("tier"), args.get("risk")
+    stmt = _filtered(select(Account), args)
+    hs = cp = None
+    if tier in (*TIERS, "unscored") or sort.lstrip("-") == "score":
+        hs = aliased(HealthScore)
+        stmt = stmt.outerjoin(hs, hs.id == _newest_id(HealthScore))
+        if tier in TIERS:
+            stmt = stmt.where(hs.tier == tier)
+        elif tier == "unscored":
+            stmt = stmt.where(hs.id.is_(None))
+    if risk in RISK_SEGMENTS or sort.lstrip("-") == "risk":
+        cp = aliased(ChurnPrediction)
+        stmt = stmt.outerjoin(cp, cp.id == _newest_id(ChurnPrediction))
+        if risk in RISK_SEGMENTS:
+            stmt = stmt.where(cp.segment == risk)
+    return stmt.order_by(*_order(sort, hs, cp))
 
 
 def with_standing(accounts: list[Account]) -> list[tuple]:
@@ -135,12 +128,8 @@ def with_standing(accounts: list[Account]) -> list[tuple]:
 @bp.get("/accounts")
 def accounts():
     args = request.args
-    if needs_scores(args):
-        page = paginate(listing_query(args), scalars=False)
-    else:  # page the accounts alone, then look up the standing of the 50 shown
-        stmt = _filtered(select(Account), args).order_by(*_order(args.get("sort") or "name"))
-        page = paginate(stmt)
-        page.items = with_standing(page.items)
+    page = paginate(listing_query(args))
+    page.items = with_standing(page.items)  # the standing of the 50 shown, by primary key
     owners = db.session.scalars(
         select(Account.owner_email)
         .where(Account.owner_email.is_not(None))
