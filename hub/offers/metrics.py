@@ -82,8 +82,9 @@ def offer_metrics(session: Session, since: datetime, until: datetime) -> dict[st
         "period": {"since": since.isoformat(), "until": until.isoformat()},
         "measured": True,
         "live_accounts": live_accounts,
-        "upsell_rate": kinds_out.get("upsell", {}).get("account_rate"),
-        "cross_sell_rate": kinds_out.get("cross_sell", {}).get("account_rate"),
+        # as the KPI catalogue defines them: of the offers made, the share accepted
+        "upsell_rate": kinds_out.get("upsell", {}).get("conversion_rate"),
+        "cross_sell_rate": kinds_out.get("cross_sell", {}).get("conversion_rate"),
         "by_kind": kinds_out,
         "by_rule": dict(sorted(rules_out.items())),
     }
