@@ -3,9 +3,9 @@ beside their targets (``hub/kpi_defaults.yaml``, overridden by an admin)."""
 
 from hub.metrics.base import ALL, Period
 from hub.metrics.catalogue import BY_KEY, CATALOGUE, DASHBOARD_TILES, GROUPS, Kpi
-from hub.metrics.compute import compute
+from hub.metrics.measure import compute
 from hub.metrics.present import format_value, present, roi
-from hub.metrics.rollup import (
+from hub.metrics.rollups import (
     Loaded,
     RollupPending,
     history,

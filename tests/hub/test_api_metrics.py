@@ -107,7 +107,7 @@ def test_large_tenant_without_rollup_gets_202_and_a_queued_rollup(
     request; once the roll-up exists it is read."""
     import importlib
 
-    rollup_module = importlib.import_module("hub.metrics.rollup")
+    rollup_module = importlib.import_module("hub.metrics.rollups")
     from hub.queue import queues
 
     _seed(session)

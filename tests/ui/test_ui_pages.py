@@ -184,7 +184,7 @@ def test_dashboard_of_a_large_tenant_without_rollup_queues_it(admin_client, sess
     roll-up and says so (202)."""
     import importlib
 
-    rollup_module = importlib.import_module("hub.metrics.rollup")
+    rollup_module = importlib.import_module("hub.metrics.rollups")
     from hub.queue import queues
 
     seed_accounts = 3

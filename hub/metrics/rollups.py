@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, load_only
 
 from hub.db import utcnow
 from hub.metrics.base import ALL, Period
-from hub.metrics.compute import compute
+from hub.metrics.measure import compute
 from hub.models import KpiRollup
 
 WINDOW_DAYS = 30
