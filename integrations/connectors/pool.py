@@ -67,12 +67,12 @@ def _braiins(coin: str) -> dict[str, Any]:
                 "subject": "@key",
                 "metrics": [
                     {
-                        "metric": "hashrate_ths",
+                        "metric": "worker_hashrate_ths",
                         "path": "hash_rate_5m",
                         "unit_path": "hash_rate_unit",
                     },
                     {
-                        "metric": "hashrate_24h_ths",
+                        "metric": "worker_hashrate_24h_ths",
                         "path": "hash_rate_24h",
                         "unit_path": "hash_rate_unit",
                     },

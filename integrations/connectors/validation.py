@@ -29,6 +29,7 @@ NON_NEGATIVE_PREFIXES = (
     "hardware_errors",
     "uptime",
     "workers",
+    "worker_hashrate",
     "boards",
     "pools",
     "earnings",

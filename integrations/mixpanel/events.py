@@ -14,7 +14,6 @@ key: the same event read twice (a re-run, an overlap, a backfill) gets the same 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -34,7 +33,12 @@ def epoch_seconds(raw: float | int | str) -> float:
 
 
 def source_event_id(
-    name: str, raw_time: object, distinct_id: str, insert_id: str | None, properties: dict
+    name: str,
+    raw_time: object,
+    distinct_id: str,
+    insert_id: str | None,
+    properties: dict,
+    epoch: float | None = None,
 ) -> str:
     """Deterministic id from Mixpanel's dedupe key, prefixed by the epoch second.
 
@@ -54,18 +58,45 @@ def source_event_id(
     digest = hashlib.blake2b(
         f"{name}\x1f{raw_time}\x1f{distinct_id}\x1f{tail}".encode(), digest_size=10
     ).hexdigest()
-    return f"{int(epoch_seconds(raw_time)):010d}-{digest}"
+    seconds = int(epoch_seconds(raw_time) if epoch is None else epoch)
+    return f"{seconds:010d}-{digest}"
 
 
 def stored_properties(properties: dict, keep: tuple[str, ...] | None) -> dict:
     """What is kept of an event's properties: the ``keep`` list, or every custom property."""
     if keep is not None:
         return {k: properties[k] for k in keep if k in properties}
-    return {
-        k: v
-        for k, v in properties.items()
-        if k not in COLUMN_PROPERTIES and k[:1] != "$" and not k.startswith("mp_")
-    }
+    return {k: v for k, v in properties.items() if _custom(k)}
+
+
+def _custom(key: str) -> bool:
+    return key not in COLUMN_PROPERTIES and key[:1] != "$" and not key.startswith("mp_")
+
+
+class PropertySelector:
+    """``stored_properties`` with the decision cached per key layout.
+
+    Events of one source share a handful of property layouts, so the kept keys are computed
+    once per layout (a bounded cache) instead of testing every key of every event.
+    """
+
+    def __init__(self, keep: tuple[str, ...] | None = None, max_layouts: int = 4096) -> None:
+        self.keep = keep
+        self.max_layouts = max_layouts
+        self._layouts: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def __call__(self, properties: dict) -> dict:
+        layout = tuple(properties)
+        kept = self._layouts.get(layout)
+        if kept is None:
+            if len(self._layouts) >= self.max_layouts:
+                self._layouts.clear()
+            if self.keep is not None:
+                kept = tuple(k for k in self.keep if k in properties)
+            else:
+                kept = tuple(k for k in layout if _custom(k))
+            self._layouts[layout] = kept
+        return {k: properties[k] for k in kept}
 
 
 @dataclass
@@ -116,28 +147,3 @@ class AccountMapper:
             if account_id is not None:
                 return account_id, None
         return None, None
-
-
-def iter_parsed(lines: Iterable[bytes]):
-    """(name, raw_time, distinct_id, insert_id, properties) per valid line, or None if bad."""
-    loads = orjson.loads
-    for line in lines:
-        try:
-            doc = loads(line)
-            name = doc["event"]
-            props = doc["properties"]
-            raw_time = props["time"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            yield None
-            continue
-        if not isinstance(name, str) or not isinstance(props, dict):
-            yield None
-            continue
-        distinct = props.get("distinct_id")
-        yield (
-            name,
-            raw_time,
-            "" if distinct is None else str(distinct),
-            props.get("$insert_id"),
-            props,
-        )

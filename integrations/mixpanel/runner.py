@@ -107,7 +107,9 @@ def push_now(
         out: dict[str, Any] = {}
         try:
             with Session(engine, expire_on_commit=False) as session:
-                if profiles:
+                if profiles and not settings.project_token:
+                    out["profiles"] = {"skipped": "no project_token: profile updates need it"}
+                elif profiles:
                     consumer = BatchConsumer(IngestClient(settings))
                     result = ProfilePusher(session, settings, consumer).run()
                     out["profiles"] = result.__dict__

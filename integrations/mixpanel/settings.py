@@ -8,7 +8,7 @@ Region picks the default hosts (US ``api``/``data``, EU ``api-eu``/``data-eu``, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -162,7 +162,7 @@ def check(values: dict[str, Any]) -> dict[str, Any]:
     redis, ca_bundle = runtime()
     settings = MixpanelSettings.from_values(values, ca_bundle)
     client = ExportClient(settings, limiter=export_limiter(redis, settings.project_id))
-    today = date.today()
+    today = datetime.now(UTC).date()
     lines = sum(1 for _ in client.iter_lines(today, today, limit=1))
     return {"project_id": settings.project_id, "export_host": settings.export_host, "lines": lines}
 

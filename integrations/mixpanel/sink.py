@@ -35,24 +35,37 @@ _SQLITE_INSERT = (
 
 
 class SqliteTimestamps:
-    """Epoch seconds -> SQLAlchemy's SQLite DATETIME text (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    """Epoch seconds -> SQLAlchemy's SQLite DATETIME text (``YYYY-MM-DD HH:MM:SS.ffffff``).
+
+    Whole seconds (what exports carry) take a fast path: the date text is cached per day (a
+    bounded cache) and the time of day comes from two small tables.
+    """
+
+    _MINUTES = tuple(f" {m // 60:02d}:{m % 60:02d}:" for m in range(1440))
+    _SECONDS = tuple(f"{s:02d}.000000" for s in range(60))
 
     def __init__(self) -> None:
         self._days: dict[int, str] = {}
 
+    def _day(self, day: int) -> str:
+        text = self._days.get(day)
+        if text is None:
+            if len(self._days) > 4096:
+                self._days.clear()
+            text = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
+            self._days[day] = text
+        return text
+
     def __call__(self, epoch: float) -> str:
+        if type(epoch) is int:
+            day, rest = divmod(epoch, 86400)
+            minute, second = divmod(rest, 60)
+            return self._day(day) + self._MINUTES[minute] + self._SECONDS[second]
         micros = round(epoch * 1_000_000)
         seconds, us = divmod(micros, 1_000_000)
         day, rest = divmod(seconds, 86400)
-        prefix = self._days.get(day)
-        if prefix is None:
-            if len(self._days) > 4096:
-                self._days.clear()
-            prefix = datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d")
-            self._days[day] = prefix
-        hour, rest = divmod(rest, 3600)
         minute, second = divmod(rest, 60)
-        return f"{prefix} {hour:02d}:{minute:02d}:{second:02d}.{us:06d}"
+        return f"{self._day(day)}{self._MINUTES[minute]}{second:02d}.{us:06d}"
 
 
 def _dialect_insert(dialect_name: str):

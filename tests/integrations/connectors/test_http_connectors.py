@@ -51,8 +51,8 @@ def test_braiins_preset_reads_profile_and_workers():
     assert got[("acme", "hashrate_24h_ths")] == pytest.approx(399.8002)
     assert (got[("acme", "workers_active")], got[("acme", "workers_offline")]) == (27, 2)
     assert got[("acme", "earnings_today_btc")] == pytest.approx(0.00321)
-    assert got[("acme.rig01", "hashrate_ths")] == pytest.approx(14.977)
-    assert got[("acme.rig02", "hashrate_ths")] == 0
+    assert got[("acme.rig01", "worker_hashrate_ths")] == pytest.approx(14.977)
+    assert got[("acme.rig02", "worker_hashrate_ths")] == 0
 
 
 def test_braiins_bad_token_is_fatal():

@@ -274,3 +274,26 @@ def test_bad_credentials_are_fatal_without_retry(app, tenant, mp_settings, no_sl
         with pytest.raises(FatalError, match="401"):
             list(client.iter_lines(date(2025, 3, 1), date(2025, 3, 1)))
     assert len(calls) == 1 and no_sleep.delays == []
+
+
+def test_long_backfill_pauses_at_the_hourly_budget(app, tenant, session, mp_settings, no_sleep):
+    """Out of export queries mid-backfill: stop cleanly, keep the cursor, go on next time."""
+    settings = mp_settings.__class__(
+        **{**mp_settings.__dict__, "start_date": date(2025, 3, 1), "days_per_request": 1}
+    )
+    days = {
+        d: [mp_line("session_start", _ts(d), "u-ana", f"{d}-1")]
+        for d in ("2025-03-01", "2025-03-02", "2025-03-03", "2025-03-04")
+    }
+    limiter = RateLimiter(None, "budget", [(3600, 2)], clock=no_sleep.time, sleep=no_sleep)
+    calls: list = []
+    with responses.RequestsMock() as rsps:
+        _export_server(rsps, days, calls)
+        client = ExportClient(settings, limiter=limiter, backoff=Backoff(sleep=no_sleep))
+        first = pull(db.engine, settings, client, today=date(2025, 3, 4))
+        assert first.paused and "rate limit" in first.paused
+        assert (first.queries, first.cursor, first.stats.inserted) == (2, "2025-03-02", 2)
+        no_sleep(3600)
+        second = pull(db.engine, settings, client, today=date(2025, 3, 4))
+    assert second.paused is None and second.cursor == "2025-03-04"
+    assert session.scalar(select(func.count(Event.id))) == 4
