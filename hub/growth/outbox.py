@@ -2,8 +2,10 @@
 
 The outbox (``hub.playbooks.outbox``) inserts a row unless its idempotency key exists; the
 dispatcher applies the customer guards (quiet hours, caps, unsubscribe) and delivers it.
-Channels render ``subject`` and ``body`` as templates, so text written here (names, customer
-comments) is passed as a literal, never as template code.
+Growth messages carry their text inline (``subject``/``body``; ``template`` stays empty so
+channels use their inline layout) and name their kind in ``step_key`` under the playbook key
+``growth``. Channels render ``subject`` and ``body`` as templates, so text written here
+(names, customer comments) is passed as a literal, never as template code.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def queue_message(
         account_id=account_id,
         contact_id=contact_id,
         playbook_key="growth",
-        step_key=template,
-        template=template,
+        step_key=template,  # what kind of growth message; the text itself is inline
+        template=None,
         subject=literal(subject),
         body=literal(body),
         payload=payload or {},

@@ -69,6 +69,7 @@ class RoiSchema(_Strict):
 
 class OffersConfigSchema(_Strict):
     expire_after_days = fields.Int(load_default=30, validate=validate.Range(min=1, max=365))
+    max_new_offers_per_account = fields.Int(load_default=1, validate=validate.Range(min=1))
     checkout_url = fields.Str(required=True)
     channels = fields.List(
         fields.Str(validate=validate.OneOf(CHANNELS)), load_default=lambda: ["email"]

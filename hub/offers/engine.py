@@ -128,8 +128,10 @@ def evaluate_account(
     if account.deleted_at is not None or account.status not in LIVE_STATUSES:
         return []
     facts = AccountFacts(session, account, now)
-    made = []
+    made: list[Offer] = []
     for rule in doc["rules"]:
+        if len(made) >= doc.get("max_new_offers_per_account", 1):
+            break
         if not applies(rule, account):
             continue
         target = resolve_target(rule, account, doc)

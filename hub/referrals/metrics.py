@@ -25,7 +25,8 @@ def funnel(session: Session, since: datetime, until: datetime) -> dict[str, Any]
 
     invited = count(
         select(func.count(func.distinct(OutboxMessage.contact_id))).where(
-            OutboxMessage.template == "referral_invite",
+            OutboxMessage.playbook_key == "growth",
+            OutboxMessage.step_key == "referral_invite",
             OutboxMessage.created_at >= since,
             OutboxMessage.created_at < until,
         )

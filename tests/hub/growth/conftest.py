@@ -8,6 +8,7 @@ import pytest
 import responses
 
 from tests.fakes.stripe_api import BASE, FakeStripe
+from tests.playbooks.conftest import smtp  # noqa: F401  (a real SMTP server fixture)
 from tests.webhooks.helpers import SECRETS
 
 BASE_URL = "https://hub.test"

@@ -184,7 +184,7 @@ def test_detractor_opens_one_case_and_promoter_gets_invite(app, client, session,
     fan_links = _survey_message(session, surveys[fan].id).payload["answer_links"]
     client.get(_path(fan_links["10"]))
     invite = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.template == "referral_invite")
+        select(OutboxMessage).where(OutboxMessage.step_key == "referral_invite")
     )
     assert invite is not None and invite.payload["link"].startswith(f"{BASE_URL}/r/")
     session.expire_all()

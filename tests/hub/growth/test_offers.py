@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from hub.db import utcnow
 from hub.models import Account, Contact, Event, HealthScore, MetricSample, Offer, OutboxMessage
+from hub.offers.config import settings
 from hub.offers.engine import evaluate_account
 from tests.hub.growth.conftest import BASE_URL
 from tests.webhooks.helpers import post_stripe, run_jobs
@@ -142,19 +143,25 @@ def _offers(session, account_id):
     }
 
 
+def _all_at_once(session):
+    """The offers document with the one-offer-per-run limit lifted (to see every rule)."""
+    _version, doc = settings(session)
+    return {**doc, "max_new_offers_per_account": 99}
+
+
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_rule_fires_on_its_signal_once_per_window(rule, app, session, make_account):
     """The rule makes one offer when its signal is met; a re-run makes no second one."""
     account = make_account("Hit", email="owner@hit.io")
     CASES[rule](session, account, True)
     session.commit()
-    made = evaluate_account(session, account, NOW, BASE_URL)
+    doc = _all_at_once(session)
+    made = evaluate_account(session, account, NOW, BASE_URL, doc)
     assert rule in {o.rule_key for o in made}
-    assert evaluate_account(session, account, NOW, BASE_URL) == []
+    assert evaluate_account(session, account, NOW, BASE_URL, doc) == []
     # a day later, still in the window: nothing new either
-    later = [
-        o.rule_key for o in evaluate_account(session, account, NOW + timedelta(days=1), BASE_URL)
-    ]
+    tomorrow = NOW + timedelta(days=1)
+    later = [o.rule_key for o in evaluate_account(session, account, tomorrow, BASE_URL, doc)]
     assert rule not in later
     offer = _offers(session, account.id)[rule]
     assert offer.status == "offered" and offer.details["evidence"]
@@ -167,13 +174,13 @@ def test_rule_stays_quiet_just_below_its_signal(rule, app, session, make_account
     account = make_account("Miss", email="owner@miss.io")
     CASES[rule](session, account, False)
     session.commit()
-    evaluate_account(session, account, NOW, BASE_URL)
+    evaluate_account(session, account, NOW, BASE_URL, _all_at_once(session))
     assert rule not in _offers(session, account.id)
 
 
 def test_window_reopens_after_it_passes(app, session, make_account):
     """A windowed rule may offer again once its window has passed."""
-    account = make_account("Again", email="owner@again.io")
+    account = make_account("Again", segment="crypto_trader", email="owner@again.io")
     tickets(session, account, True)
     session.commit()
     assert "premium_support" in {
@@ -193,7 +200,7 @@ def test_delivery_messages_and_salesforce_work(app, session, make_account):
     storage(session, account, True)
     tickets(session, account, True)
     session.commit()
-    evaluate_account(session, account, NOW, BASE_URL)
+    evaluate_account(session, account, NOW, BASE_URL, _all_at_once(session))
     offers = _offers(session, account.id)
     rows = session.scalars(select(OutboxMessage)).all()
     by_key = {r.idempotency_key: r for r in rows}
@@ -350,3 +357,15 @@ def test_opportunity_offers_wait_for_salesforce(app, session, make_account):
     with app.app_context():
         result = open_offer_opportunities()
     assert result.get("skipped") == "salesforce not configured", result
+
+
+def test_one_new_offer_per_account_per_run_in_rule_order(app, session, make_account):
+    """Several signals at once make one offer (the first rule) now; the next run the next."""
+    account = make_account("Busy", email="o@busy.io")
+    storage(session, account, True)
+    tickets(session, account, True)
+    session.commit()
+    first = [o.rule_key for o in evaluate_account(session, account, NOW, BASE_URL)]
+    second = [o.rule_key for o in evaluate_account(session, account, NOW, BASE_URL)]
+    assert first == ["storage_80pct"]
+    assert second == ["cross_sell_hardware_integration"]

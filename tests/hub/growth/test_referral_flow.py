@@ -31,7 +31,7 @@ def _invite_via_promoter(client, admin_headers, session, account):
     assert answer.status_code == 201, answer.json
     invite = session.scalar(
         select(OutboxMessage).where(
-            OutboxMessage.template == "referral_invite", OutboxMessage.channel == "email"
+            OutboxMessage.step_key == "referral_invite", OutboxMessage.channel == "email"
         )
     )
     assert invite is not None and invite.contact_id == contact.id
