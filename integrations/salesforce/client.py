@@ -22,12 +22,10 @@ import io
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce import Salesforce
@@ -41,6 +39,7 @@ from simple_salesforce.exceptions import (
 
 from integrations.errors import FatalError, IntegrationError, RetriableError
 from integrations.salesforce.auth import Token, authenticate
+from integrations.salesforce.meter import ApiUsage, ClientStats, MeteredSession, call_kind
 from integrations.salesforce.settings import SalesforceSettings
 
 T = TypeVar("T")
@@ -50,55 +49,6 @@ COLLECTION_LIMIT = 200  # records per sObject Collections call
 
 class ApiLimitPaused(RetriableError):
     """The daily API allowance is (nearly) spent: stop now, reschedule after ``retry_after``."""
-
-
-@dataclass
-class ApiUsage:
-    used: int | None = None
-    total: int | None = None
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self.used is None or self.total is None else self.total - self.used
-
-
-@dataclass
-class ClientStats:
-    api_calls: int = 0  # requests to the instance (they count against the daily allowance)
-    auth_calls: int = 0  # OAuth requests (token, userinfo: they do not)
-    retries: int = 0
-    reauths: int = 0
-    limit_waits: int = 0
-    calls_by_kind: Counter[str] = field(default_factory=Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "api_calls": self.api_calls,
-            "auth_calls": self.auth_calls,
-            "retries": self.retries,
-            "reauths": self.reauths,
-            "limit_waits": self.limit_waits,
-            "calls_by_kind": dict(self.calls_by_kind),
-        }
-
-
-class _MeteredSession(requests.Session):
-    """A requests session that verifies TLS, times out, and reports each call to the client."""
-
-    def __init__(self, client: SalesforceClient, verify: str | bool, timeout: float) -> None:
-        super().__init__()
-        self.verify = verify
-        self._client = client
-        self._timeout = timeout
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
-        # explicit ``verify`` so the environment cannot override the configured CA bundle
-        kwargs.setdefault("verify", self.verify)
-        kwargs.setdefault("timeout", self._timeout)
-        kind = self._client._before(method, url)
-        response = super().request(method, url, *args, **kwargs)
-        self._client._after(kind, response)
-        return response
 
 
 @dataclass
@@ -130,7 +80,9 @@ class SalesforceClient:
         self._clock = clock
         self._token: Token | None = None
         self._sf: Salesforce | None = None
-        self._http = _MeteredSession(self, settings.ca_bundle or True, settings.timeout_s)
+        self._http = MeteredSession(
+            self._before, self._after, settings.ca_bundle or True, settings.timeout_s
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> SalesforceClient:
@@ -164,22 +116,8 @@ class SalesforceClient:
         return self._sf
 
     # -- the meter (called by the session around every request) ---------------------------
-    def _kind(self, url: str) -> str:
-        path = urlsplit(url).path
-        if "/services/oauth2/" in path:  # token and userinfo: not API calls
-            return "auth"
-        if "/jobs/ingest" in path:
-            return "bulk"
-        if "/composite/" in path:
-            return "collections"
-        if "/query" in path:
-            return "query"
-        if "/tooling/" in path:
-            return "tooling"
-        return "rest"
-
     def _before(self, _method: str, url: str) -> str:
-        kind = self._kind(url)
+        kind = call_kind(url)
         if kind != "auth":
             self._gate(1)
         return kind

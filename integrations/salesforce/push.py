@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import utcnow
 from hub.models import Account, ChurnPrediction, HealthScore
-from integrations.salesforce import ledger
+from integrations.salesforce import candidates, ledger
 from integrations.salesforce.client import COLLECTION_LIMIT, SalesforceClient
 from integrations.salesforce.mapping import HEALTH_FIELDS, SENT_WITH_CHANGE, push_value, pushed
 from integrations.salesforce.settings import SalesforceSettings
@@ -138,28 +138,41 @@ def _latest(session: Session, model: Any, stamp: Any, ids: list[int], columns: l
     return {row.account_id: row for row in rows}
 
 
+def _account_batches(
+    session: Session, columns: list[Any], account_ids: Sequence[int] | None
+) -> Iterator[list[Any]]:
+    """Accounts with a Salesforce id, ``READ_CHUNK`` at a time (all, or only ``account_ids``)."""
+    live = (Account.salesforce_id.is_not(None), Account.deleted_at.is_(None))
+    base = select(Account.id, Account.salesforce_id, *columns).where(*live).order_by(Account.id)
+    if account_ids is not None:
+        for start in range(0, len(account_ids), READ_CHUNK):
+            chunk = account_ids[start : start + READ_CHUNK]
+            rows = session.execute(base.where(Account.id.in_(chunk))).all()
+            if rows:
+                yield rows
+        return
+    last_id = 0
+    while True:
+        rows = session.execute(base.where(Account.id > last_id).limit(READ_CHUNK)).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        yield rows
+
+
 def collect(
-    session: Session, settings: SalesforceSettings, *, ignore_ledger: bool = False
+    session: Session,
+    settings: SalesforceSettings,
+    *,
+    ignore_ledger: bool = False,
+    account_ids: Sequence[int] | None = None,
 ) -> Iterator[Change]:
     """The changes to send, account by account (in chunks of accounts, low memory)."""
     mappings = pushed(settings.mappings)
     account_cols = sorted({m.hub for m in mappings if m.hub not in HEALTH_FIELDS})
-    last_id = 0
-    while True:
-        accounts = session.execute(
-            select(Account.id, Account.salesforce_id, *(getattr(Account, c) for c in account_cols))
-            .where(
-                Account.id > last_id,
-                Account.salesforce_id.is_not(None),
-                Account.deleted_at.is_(None),
-            )
-            .order_by(Account.id)
-            .limit(READ_CHUNK)
-        ).all()
-        if not accounts:
-            return
+    columns = [getattr(Account, c) for c in account_cols]
+    for accounts in _account_batches(session, columns, account_ids):
         ids = [a.id for a in accounts]
-        last_id = ids[-1]
         health = _latest(
             session,
             HealthScore,
@@ -334,9 +347,13 @@ def push(
 ) -> dict[str, Any]:
     """Send the changed score fields; a report of what went and what Salesforce refused."""
     calls_before = client.stats.api_calls
+    started = now or utcnow()
     with transaction() as session:
-        changes = list(collect(session, settings))
+        mark = candidates.current(session, pushed(settings.mappings), started)
+        account_ids, scope = candidates.candidates(session, mark)
+        changes = list(collect(session, settings, account_ids=account_ids))
     report: dict[str, Any] = {"changed_accounts": len(changes), "method": "none"}
+    report["compared"] = scope if account_ids is None else f"{len(account_ids)} {scope}"
     if changes:
         if len(changes) > settings.bulk_threshold:
             report["method"] = "bulk"
@@ -345,12 +362,14 @@ def push(
             report["method"] = "collections"
             outcome = send_collections(client, changes, settings.record_retries)
         with transaction() as session:
-            record_outcome(session, outcome, now or utcnow())
+            record_outcome(session, outcome, started)
         report.update(
             accepted=len(outcome.accepted),
             rejected=len(outcome.rejected),
             record_retries=outcome.record_retries,
             errors=dict(Counter(code for _c, code, _m in outcome.rejected)),
         )
+    with transaction() as session:
+        candidates.save(session, mark, full=account_ids is None)
     report["api_calls"] = client.stats.api_calls - calls_before
     return report

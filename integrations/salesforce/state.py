@@ -39,15 +39,14 @@ def parse_ts(value: str | None) -> datetime | None:
     """A Salesforce datetime (``2026-01-02T03:04:05.000+0000``) as an aware UTC datetime."""
     if not value:
         return None
-    text = value.replace("Z", "+0000")
-    if len(text) >= 5 and text[-3] == ":" and text[-6] in "+-":  # +00:00 -> +0000
-        text = text[:-3] + text[-2:]
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
-        try:
-            return datetime.strptime(text, fmt).astimezone(UTC)
-        except ValueError:
-            continue
-    raise ValueError(f"not a Salesforce datetime: {value!r}")
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":  # +0000 -> +00:00
+        text = f"{text[:-2]}:{text[-2:]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"not a Salesforce datetime: {value!r}") from exc
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def soql_ts(value: datetime) -> str:

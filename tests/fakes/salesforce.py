@@ -35,7 +35,8 @@ What it enforces (each with Salesforce's documented status and ``errorCode``):
   (``sf__Id``, ``sf__Created``/``sf__Error``), processed on a thread at ``bulk_rows_per_s``.
 - Tooling API ``CustomField`` creation (``DUPLICATE_DEVELOPER_NAME`` when it exists).
 - Faults: ``fail_next(times, status=503, ...)``, ``lock_rows(ids)`` (UNABLE_TO_LOCK_ROW),
-  ``expire_sessions()``, ``org.auth_failures`` (token endpoint 503s), ``set_usage()``.
+  ``expire_sessions()`` now or ``org.expire_after_calls = n`` (mid-run),
+  ``org.auth_failures`` (token endpoint 503s), ``set_usage(used, total)``.
 
 Run it alone (benchmarks do, to keep its memory out of their figures):
 ``python -m tests.fakes.salesforce --accounts 1000`` prints one JSON line (url, ca, client

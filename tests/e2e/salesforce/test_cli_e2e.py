@@ -74,7 +74,7 @@ def test_setup_then_sync_both_ways(env, fake, tmp_path):
     assert pushed["push"]["accepted"] == 30 and pushed["push"]["api_calls"] == 1
     assert fake.get("Account", ids[0])["Health_Reasons__c"] == "uptime below 95%"
     again = json.loads(run(env, "sync", "salesforce", "--json").stdout)
-    assert again["push"] == {"changed_accounts": 0, "method": "none", "api_calls": 0}
+    assert again["push"]["changed_accounts"] == 0 and again["push"]["api_calls"] == 0
 
 
 def test_bad_credentials_exit_non_zero_with_the_reason(env):
