@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scoring.estimators import threads_for
 from scoring.words import describe_reason
 
 MIN_REASON_EFFECT = 0.01  # a feature must move the probability by at least one point
@@ -53,7 +54,7 @@ class ChurnModel:
         X = data if prepared else self.frame(data)
         if len(X) == 0:
             return np.zeros(0)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threads_for(len(X)):
             # an unseen category is encoded as "none of the known ones", as intended
             warnings.filterwarnings("ignore", message=".*unknown categor.*", category=UserWarning)
             return self.estimator.predict_proba(X)[:, 1]

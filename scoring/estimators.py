@@ -11,12 +11,14 @@ categorical columns and:
 3. fits the pick wrapped in ``CalibratedClassifierCV`` (isotonic with plenty of positives,
    else sigmoid), which calibrates on held-out-fold predictions and refits on all rows.
 
-Imbalance: with a minority share under ``IMBALANCED`` both learners weight classes
-"balanced"; calibration then restores honest probabilities.
+Imbalance: with a minority share under ``IMBALANCED`` the linear learner weights classes
+"balanced" (boosting stays unweighted, see ``boosting_model``); folds are stratified (or
+grouped), the choice is made on ROC AUC, and calibration restores honest probabilities.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, QuantileTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 IMBALANCED = 0.25
 TIE = 0.0005
@@ -38,16 +41,31 @@ ISOTONIC_MIN_POSITIVES = 5000
 LINEAR_C = (0.1, 1.0)
 BLEND_WEIGHTS = (0.25, 0.5, 0.75)  # weight of the linear model in a blend
 MIN_NUMERIC_VALUES = 20
+WIDE_LEVELS = 30
+PARALLEL_FROM_ROWS = 100_000  # below this, OpenMP threads cost more than they save
+
+
+def threads_for(n_rows: int):
+    """A context limiting OpenMP and BLAS to one thread for small data: on a
+    busy machine its threads spin-wait and make a small fit or predict many times slower."""
+    if n_rows >= PARALLEL_FROM_ROWS:
+        return nullcontext()
+    return threadpool_limits(limits=1)
 
 
 @dataclass(frozen=True)
 class Columns:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    wide: tuple[str, ...] = ()  # categorical columns with many levels (rare ones are pooled)
 
     @property
     def all(self) -> list[str]:
         return [*self.numeric, *self.categorical]
+
+    @property
+    def narrow(self) -> list[str]:
+        return [c for c in self.categorical if c not in self.wide]
 
 
 @dataclass
@@ -74,22 +92,44 @@ def usable_columns(X: pd.DataFrame, columns: Columns) -> tuple[Columns, dict[str
             dropped[c] = "constant"
         else:
             numeric.append(c)
-    categorical = []
+    categorical, wide = [], []
     for c in columns.categorical:
-        if X[c].nunique(dropna=False) < 2:
+        levels = X[c].nunique(dropna=False)
+        if levels < 2:
             dropped[c] = "constant"
-        else:
-            categorical.append(c)
-    return Columns(tuple(numeric), tuple(categorical)), dropped
+            continue
+        categorical.append(c)
+        if levels > WIDE_LEVELS:
+            wide.append(c)
+    return Columns(tuple(numeric), tuple(categorical), tuple(wide)), dropped
 
 
-def _one_hot(n_rows: int) -> OneHotEncoder:
-    return OneHotEncoder(
-        handle_unknown="infrequent_if_exist",
-        min_frequency=max(5, n_rows // 1000),
-        max_categories=50,
-        sparse_output=False,
-    )
+def _categories(columns: Columns, n_rows: int, one_hot: bool) -> list[tuple]:
+    """Encoders for the categorical columns: plain (fast) for few levels; for many levels,
+    rare ones pooled (frequency counting is slow on text, so only where needed).
+    Unknown levels encode as none of the known ones."""
+    if one_hot:
+        plain: Any = OneHotEncoder(handle_unknown="infrequent_if_exist", sparse_output=False)
+        pooled: Any = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            min_frequency=max(5, n_rows // 1000),
+            max_categories=WIDE_LEVELS,
+            sparse_output=False,
+        )
+    else:
+        options = {
+            "handle_unknown": "use_encoded_value",
+            "unknown_value": np.nan,
+            "encoded_missing_value": np.nan,
+        }
+        plain = OrdinalEncoder(**options)
+        pooled = OrdinalEncoder(**options, max_categories=WIDE_LEVELS)
+    out = []
+    if columns.narrow:
+        out.append(("cat", plain, columns.narrow))
+    if columns.wide:
+        out.append(("wide", pooled, list(columns.wide)))
+    return out
 
 
 def linear_model(
@@ -112,10 +152,7 @@ def linear_model(
         ]
     )
     prep = ColumnTransformer(
-        [
-            ("num", numeric, list(columns.numeric)),
-            ("cat", _one_hot(n_rows), list(columns.categorical)),
-        ]
+        [("num", numeric, list(columns.numeric)), *_categories(columns, n_rows, one_hot=True)]
     )
     return Pipeline(
         [
@@ -125,22 +162,14 @@ def linear_model(
     )
 
 
-def boosting_model(columns: Columns, class_weight: str | None = None, seed: int = 0) -> Pipeline:
-    """Regularised histogram gradient boosting with native missing values and categories."""
+def boosting_model(columns: Columns, seed: int = 0) -> Pipeline:
+    """Regularised histogram gradient boosting with native missing values and categories.
+
+    Unweighted: with sample weights scikit-learn bins every feature by weighted percentiles,
+    hundreds of times slower; boosting's log-loss copes with a few percent of positives, and
+    the calibration step sets the probability scale either way."""
     prep = ColumnTransformer(
-        [
-            ("num", "passthrough", list(columns.numeric)),
-            (
-                "cat",
-                OrdinalEncoder(
-                    handle_unknown="use_encoded_value",
-                    unknown_value=np.nan,
-                    encoded_missing_value=np.nan,
-                    max_categories=60,
-                ),
-                list(columns.categorical),
-            ),
-        ]
+        [("num", "passthrough", list(columns.numeric)), *_categories(columns, 0, one_hot=False)]
     )
     mask = [False] * len(columns.numeric) + [True] * len(columns.categorical)
     model = HistGradientBoostingClassifier(
@@ -153,7 +182,6 @@ def boosting_model(columns: Columns, class_weight: str | None = None, seed: int 
         validation_fraction=0.1,
         n_iter_no_change=30,
         categorical_features=mask if any(mask) else None,
-        class_weight=class_weight,
         random_state=seed,
     )
     return Pipeline([("prep", prep), ("model", model)])
@@ -169,16 +197,7 @@ def baseline_model(columns: Columns) -> Pipeline:
         ]
     )
     prep = ColumnTransformer(
-        [
-            ("num", numeric, list(columns.numeric)),
-            (
-                "cat",
-                OneHotEncoder(
-                    handle_unknown="infrequent_if_exist", min_frequency=1, sparse_output=False
-                ),
-                list(columns.categorical),
-            ),
-        ]
+        [("num", numeric, list(columns.numeric)), *_categories(columns, 0, one_hot=True)]
     )
     return Pipeline([("prep", prep), ("model", LogisticRegression(max_iter=5000))])
 
@@ -219,7 +238,7 @@ def candidates(
     out: dict[str, Any] = {
         f"linear_C{C:g}": linear_model(columns, n_rows, C, class_weight, seed) for C in LINEAR_C
     }
-    out["boosting"] = boosting_model(columns, class_weight, seed)
+    out["boosting"] = boosting_model(columns, seed)
     return out
 
 
@@ -259,13 +278,13 @@ def select(
                     "linear",
                     linear_model(columns, len(X), float(best_linear[8:]), class_weight, seed),
                 ),
-                ("boosting", boosting_model(columns, class_weight, seed)),
+                ("boosting", boosting_model(columns, seed)),
             ],
             voting="soft",
             weights=[w, 1 - w],
         )
     elif chosen == "boosting":
-        estimator = boosting_model(columns, class_weight, seed)
+        estimator = boosting_model(columns, seed)
     else:
         estimator = linear_model(columns, len(X), float(chosen[8:]), class_weight, seed)
     return chosen, estimator, {k: round(v, 4) for k, v in scores.items()}, class_weight
@@ -284,14 +303,16 @@ def fit_calibrated(
     y = np.asarray(y, dtype="int64")
     columns, dropped = usable_columns(X, columns)
     X = X[columns.all]
-    chosen, estimator, scores, class_weight = select(
-        X, y, columns, seed, groups, folds, selection_rows
-    )
+    with threads_for(min(len(X), selection_rows)):
+        chosen, estimator, scores, class_weight = select(
+            X, y, columns, seed, groups, folds, selection_rows
+        )
     positives = int(min(y.sum(), len(y) - y.sum()))
     method = "isotonic" if positives >= ISOTONIC_MIN_POSITIVES else "sigmoid"
     splits = list(splitter(folds, seed, groups).split(X, y, groups))
     calibrated = CalibratedClassifierCV(estimator, method=method, cv=splits, ensemble=False)
-    calibrated.fit(X, y)
+    with threads_for(len(X)):
+        calibrated.fit(X, y)
     # the fold indices were only needed for fitting; keep the stored model small
     calibrated.set_params(cv=folds)
     return FitResult(

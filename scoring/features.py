@@ -95,10 +95,24 @@ class FeatureBuilder:
         known = (self.ids[pos] == ids) if self.n else np.zeros(len(ids), dtype=bool)
         return pos, known
 
-    def _sorted(self, frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> _Sorted:
+    def _sorted(
+        self, frame: pd.DataFrame, columns: dict[str, np.ndarray], presorted: bool = False
+    ) -> _Sorted:
+        """Rows of known accounts, sorted by day (stable) unless ``presorted`` says the
+        order does not matter (bucketed rows all fall inside the one window)."""
         pos, known = self._positions(frame["account_id"])
         day = frame["day"].to_numpy(dtype="float64")
-        order = np.argsort(np.where(known, day, np.inf), kind="stable")[: int(known.sum())]
+        if presorted:
+            order = np.flatnonzero(known)
+        else:
+            finite = day[known]
+            lo = finite.min() if len(finite) else 0.0
+            # small non-negative integers sort with a stable radix sort
+            key = np.where(known, day - lo, np.nan)
+            span = np.nanmax(key) if len(finite) else 0.0
+            key = np.nan_to_num(key, nan=span + 1)
+            dtype = "uint16" if span + 1 < 65535 else "int64"
+            order = np.argsort(key.astype(dtype), kind="stable")[: int(known.sum())]
         return _Sorted(
             day=day[order],
             pos=pos[order].astype("int64"),
@@ -107,7 +121,8 @@ class FeatureBuilder:
 
     def _codes(self, frame: pd.DataFrame, column: str) -> tuple[np.ndarray, list[str]]:
         cat = frame[column].astype("category")
-        return cat.cat.codes.to_numpy(dtype="int64"), [str(c) for c in cat.cat.categories]
+        codes = cat.cat.codes.to_numpy()
+        return codes.astype(np.int32, copy=False), [str(c) for c in cat.cat.categories]
 
     def _lookup(self, names: list[str], wanted: tuple[str, ...] | set[str]) -> np.ndarray:
         """A table: code -> is the name in ``wanted`` (the last slot, code -1, is False)."""
@@ -133,6 +148,7 @@ class FeatureBuilder:
                 "days": days,
                 "last_day": last,
             },
+            presorted=self.bucketed_as_of is not None,
         )
         self.ev_tab = {
             "active": self._lookup(names, {ACTIVE}),
@@ -161,6 +177,7 @@ class FeatureBuilder:
                 "total": frame["total"].to_numpy(dtype="float64"),
                 "n": frame["n"].to_numpy(dtype="float64"),
             },
+            presorted=self.bucketed_as_of is not None,
         )
         self.metric_code = {
             role: names.index(metric) if metric in names else -2
@@ -271,9 +288,9 @@ class FeatureBuilder:
         used = kind["feature"] & w30
         fpos, fcode = pos[used], col["feature"][used]
         fcode = np.where(fcode < 0, self.n_feat - 1, fcode)
-        is_key = self.key_tab[self.seg_code[fpos], fcode]
-        pairs = np.unique(fpos[is_key] * self.n_feat + fcode[is_key])
-        distinct = np.bincount(pairs // self.n_feat, minlength=self.n)[: self.n]
+        used_key = np.zeros((self.n, self.n_feat), dtype=bool)
+        used_key[fpos, fcode] = True
+        distinct = (used_key & self.key_tab[self.seg_code]).sum(axis=1)
         n_key = self.n_key[self.seg_code]
         with np.errstate(divide="ignore", invalid="ignore"):
             out["feature_adoption"] = np.where(n_key > 0, distinct / n_key, np.nan)
@@ -281,12 +298,12 @@ class FeatureBuilder:
         sl, _, mpos = self.ms.window(-np.inf, d)
         mcode = self.ms.columns["event"][sl]
         mcode = np.where(mcode < 0, self.ms_tab.shape[1] - 1, mcode)
-        hit = self.ms_tab[self.seg_code[mpos], mcode]
-        width = self.ms_tab.shape[1]
-        reached = np.bincount(np.unique(mpos[hit] * width + mcode[hit]) // width, minlength=self.n)
+        done = np.zeros((self.n, self.ms_tab.shape[1]), dtype=bool)
+        done[mpos, mcode] = True
+        reached = (done & self.ms_tab[self.seg_code]).sum(axis=1)
         n_ms = self.n_ms[self.seg_code]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out["milestones_done"] = np.where(n_ms > 0, reached[: self.n] / n_ms, np.nan)
+            out["milestones_done"] = np.where(n_ms > 0, reached / n_ms, np.nan)
 
     def _metric_features(self, d: int, out: dict[str, np.ndarray]) -> None:
         sl, day, pos = self.met.window(d - LOOKBACK_DAYS, d)
@@ -332,12 +349,9 @@ class FeatureBuilder:
         p = pos[mask]
         latest = np.full(self.n, np.nan)
         latest_day = np.full(self.n, np.nan)
-        if len(p):
-            rev = np.arange(len(p))[::-1]
-            _, first = np.unique(p[rev], return_index=True)
-            idx = rev[first]
-            latest[p[idx]] = values[idx]
-            latest_day[p[idx]] = days[idx]
+        idx = _last_index(p, self.n)
+        latest[p[idx]] = values[idx]
+        latest_day[p[idx]] = days[idx]
         return latest, latest_day
 
     def _survey_features(self, d: int, out: dict[str, np.ndarray]) -> None:
@@ -383,14 +397,19 @@ class FeatureBuilder:
         mrr = np.full(self.n, np.nan)
         plan = np.full(self.n, None, dtype=object)
         has = np.zeros(self.n, dtype=bool)
-        if len(pos):
-            rev = np.arange(len(pos))[::-1]
-            _, first = np.unique(pos[rev], return_index=True)
-            idx = rev[first]
+        idx = _last_index(pos, self.n)
+        if len(idx):
             mrr[pos[idx]] = self.sub.columns["mrr_after"][sl][idx]
             plan[pos[idx]] = self.sub.columns["plan"][sl][idx]
             has[pos[idx]] = True
         return mrr, plan, has
+
+
+def _last_index(pos: np.ndarray, n: int) -> np.ndarray:
+    """For rows in day order: the index of each account's last row."""
+    last = np.full(n, -1, dtype="int64")
+    np.maximum.at(last, pos, np.arange(len(pos), dtype="int64"))
+    return last[last >= 0]
 
 
 def build_features(inputs: ScoringInputs, as_of: date | int, config: FeatureConfig) -> pd.DataFrame:

@@ -52,36 +52,41 @@ class HealthResult:
 
     def records(self) -> list[dict]:
         """One JSON-ready explanation per account (skipping accounts without a score)."""
-        comps = self.components.to_numpy()
-        contrib = self.contributions.to_numpy()
         comp_names = list(self.components.columns)
         ind_names = list(self.contributions.columns)
+        # Python lists with None for "absent" build dicts far faster than NumPy scalars
+        comps = _rows(self.components.to_numpy(), 1)
+        contrib = _rows(self.contributions.to_numpy(), 2)
+        score = self.score.tolist()
+        ids = self.account_id.tolist()
         out = []
-        for i, account_id in enumerate(self.account_id):
-            if np.isnan(self.score[i]):
+        for i, account_id in enumerate(ids):
+            if score[i] != score[i]:  # NaN: nothing could be scored
                 continue
             c, k = comps[i], contrib[i]
             out.append(
                 {
                     "account_id": int(account_id),
-                    "score": float(self.score[i]),
-                    "tier": str(self.tier[i]),
-                    "profile": str(self.profile[i]),
+                    "score": score[i],
+                    "tier": self.tier[i],
+                    "profile": self.profile[i],
                     "components": {
-                        comp_names[j]: round(float(c[j]), 1)
-                        for j in range(len(comp_names))
-                        if not np.isnan(c[j])
+                        n: v for n, v in zip(comp_names, c, strict=True) if v is not None
                     },
                     "contributions": {
-                        ind_names[j]: round(float(k[j]), 2)
-                        for j in range(len(ind_names))
-                        if not np.isnan(k[j])
+                        n: v for n, v in zip(ind_names, k, strict=True) if v is not None
                     },
                     "drivers": {"down": self.drivers_down[i], "up": self.drivers_up[i]},
                     "missing": self.missing[i],
                 }
             )
         return out
+
+
+def _rows(matrix: np.ndarray, digits: int) -> list[list[float | None]]:
+    rounded = np.round(matrix, digits).astype(object)
+    rounded[np.isnan(matrix)] = None
+    return rounded.tolist()
 
 
 def percentile_reference(features: pd.DataFrame, config: HealthConfig) -> dict[str, dict]:
@@ -228,8 +233,12 @@ def _score_profile(
 
 
 def _missing(indicators: list[Indicator], mask: np.ndarray) -> list[list[str]]:
-    names = np.array([i.name for i in indicators], dtype=object)
-    return [list(names[row]) for row in mask]
+    names = [i.name for i in indicators]
+    out: list[list[str]] = [[] for _ in range(len(mask))]
+    rows, cols = np.nonzero(mask)
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        out[r].append(names[c])
+    return out
 
 
 def _drivers(
@@ -242,15 +251,19 @@ def _drivers(
 ) -> list[list[str]]:
     """The top drivers per account, strongest first, as sentences with their points."""
     key = np.where(eligible & (np.nan_to_num(weight) >= MIN_DRIVER_POINTS), weight, -np.inf)
-    order = np.argsort(-key, axis=1, kind="stable")[:, :TOP_DRIVERS]
-    out: list[list[str]] = []
-    for i in range(len(key)):
-        row = []
-        for j in order[i]:
-            if not np.isfinite(key[i, j]):
-                break
-            row.append(f"{describe(indicators[j], values[i, j])} ({sign}{key[i, j]:.1f} pts)")
-        out.append(row)
+    top = min(TOP_DRIVERS, key.shape[1])
+    order = np.argsort(-key, axis=1, kind="stable")[:, :top]
+    picked = np.take_along_axis(key, order, axis=1)
+    shown = np.take_along_axis(values, order, axis=1)
+    out: list[list[str]] = [[] for _ in range(len(key))]
+    rows, ranks = np.nonzero(np.isfinite(picked))  # row-major: strongest first per account
+    says = [i.says for i in indicators]
+    which = order[rows, ranks].tolist()
+    value = shown[rows, ranks].tolist()
+    points = picked[rows, ranks].tolist()
+    for r, j, v, pts_ in zip(rows.tolist(), which, value, points, strict=True):
+        text = says[j].format(value=v)
+        out[r].append(f"{text[:1].upper()}{text[1:]} ({sign}{pts_:.1f} pts)")
     return out
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from scoring.churn import ChurnModel, as_categories, typical_values
-from scoring.estimators import Columns, baseline_model, fit_calibrated
+from scoring.estimators import Columns, baseline_model, fit_calibrated, usable_columns
 from scoring.evaluate import probability_report
 
 NUMERIC_SHARE = 0.95
@@ -182,7 +182,7 @@ def evaluate(table: Table, folds: int = 5, seed: int = 0) -> dict[str, Any]:
         Xtr, ytr = table.X.iloc[train], table.y[train]
         model = fit(table, seed, Xtr, ytr)
         p = model.predict_proba(table.X.iloc[test])
-        base = baseline_model(table.columns).fit(Xtr, ytr)
+        base = baseline_model(usable_columns(Xtr, table.columns)[0]).fit(Xtr, ytr)
         pb = base.predict_proba(table.X.iloc[test])[:, 1]
         model_oof[test], base_oof[test] = p, pb
         per_fold.append(probability_report(table.y[test], p))

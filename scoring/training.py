@@ -18,7 +18,7 @@ import pandas as pd
 
 from scoring.churn import ChurnModel, typical_values
 from scoring.config import ScoringConfig
-from scoring.estimators import Columns, baseline_model, fit_calibrated
+from scoring.estimators import Columns, baseline_model, fit_calibrated, usable_columns
 from scoring.evaluate import probability_report, ranking_report
 from scoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureBuilder
 from scoring.frames import LOOKBACK_DAYS, ScoringInputs, day_to_date
@@ -197,9 +197,10 @@ def evaluate(
     report = probability_report(y, model.predict_proba(valid))
     if with_baseline:
         tr = frame[dataset.train]
-        cols = Columns(tuple(c for c in model.numeric), tuple(c for c in model.categorical))
-        base = baseline_model(cols).fit(model.frame(tr), tr["label"].to_numpy(dtype="int64"))
-        pb = base.predict_proba(model.frame(valid))[:, 1]
+        X = model.frame(tr)
+        cols = usable_columns(X, Columns(tuple(model.numeric), tuple(model.categorical)))[0]
+        base = baseline_model(cols).fit(X[cols.all], tr["label"].to_numpy(dtype="int64"))
+        pb = base.predict_proba(model.frame(valid)[cols.all])[:, 1]
         report["baseline"] = probability_report(y, pb) | {"model": "logistic regression"}
     report["health_score"] = health_ranking(valid, config) | {
         "model": "rule-based health score (risk = 100 - score)"

@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = [
     "hub.api.referrals",
     "hub.api.feedback",
     "hub.api.growth_public",
+    "hub.api.scores",
     "hub.api.playbooks",
     "hub.api.outbox",
     "hub.api.inapp",

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "hub.cli.mixpanel",  # sync mixpanel
     "hub.cli.salesforce",  # sync salesforce, salesforce setup
     "hub.cli.connectors",  # connectors run
+    "hub.cli.scoring",  # score, churn train|evaluate|predict
 ]
 """A capability that adds commands appends its module here; each registers on ``cli``."""
 

@@ -1,0 +1,140 @@
+"""Writing score and prediction history in bulk, and reading it back for the API."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from hub.models import Account, ChurnPrediction, HealthScore
+from scoring.health import HealthResult
+
+BATCH = 5000
+
+
+def _nan_none(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 1)
+
+
+def write_health(
+    conn: Connection,
+    result: HealthResult,
+    trends: dict[int, np.ndarray],
+    config_version: int,
+    computed_at: datetime,
+) -> int:
+    """Insert one HealthScore row per scored account; return how many."""
+    records = result.records()
+    index = {int(a): i for i, a in enumerate(result.account_id)}
+    rows = []
+    for rec in records:
+        i = index[rec["account_id"]]
+        rows.append(
+            {
+                "account_id": rec["account_id"],
+                "score": rec["score"],
+                "tier": rec["tier"],
+                "components": rec["components"],
+                "contributions": rec["contributions"],
+                "drivers": rec["drivers"],
+                "missing": rec["missing"],
+                "trend_7d": _nan_none(trends[7][i]) if 7 in trends else None,
+                "trend_30d": _nan_none(trends[30][i]) if 30 in trends else None,
+                "profile": rec["profile"],
+                "config_version": config_version,
+                "computed_at": computed_at,
+            }
+        )
+    for start in range(0, len(rows), BATCH):
+        conn.execute(insert(HealthScore), rows[start : start + BATCH])
+    return len(rows)
+
+
+def write_predictions(
+    conn: Connection,
+    account_ids: np.ndarray,
+    probability: np.ndarray,
+    segments: np.ndarray,
+    reasons: list[list[str]],
+    model_version: str,
+    predicted_at: datetime,
+) -> int:
+    rows = [
+        {
+            "account_id": int(a),
+            "probability": round(float(p), 4),
+            "segment": str(s),
+            "model_version": model_version,
+            "reasons": r,
+            "predicted_at": predicted_at,
+        }
+        for a, p, s, r in zip(account_ids, probability, segments, reasons, strict=True)
+    ]
+    for start in range(0, len(rows), BATCH):
+        conn.execute(insert(ChurnPrediction), rows[start : start + BATCH])
+    return len(rows)
+
+
+def _latest_ids(model, accounts):
+    """Subquery: the id of the latest row of ``model`` for each account in ``accounts``
+    (rows are only ever inserted, so the highest id is the latest)."""
+    stmt = select(func.max(model.id).label("id")).where(model.account_id.in_(accounts))
+    return stmt.group_by(model.account_id).subquery()
+
+
+def distribution(session: Session) -> dict[str, Any]:
+    """Tiers and risk segments of every live account's latest score and prediction."""
+    live = select(Account.id).where(Account.deleted_at.is_(None), Account.churned_at.is_(None))
+    tiers = Counter(
+        dict(
+            session.execute(
+                select(HealthScore.tier, func.count())
+                .where(HealthScore.id.in_(select(_latest_ids(HealthScore, live).c.id)))
+                .group_by(HealthScore.tier)
+            ).all()
+        )
+    )
+    segments = Counter(
+        dict(
+            session.execute(
+                select(ChurnPrediction.segment, func.count())
+                .where(ChurnPrediction.id.in_(select(_latest_ids(ChurnPrediction, live).c.id)))
+                .group_by(ChurnPrediction.segment)
+            ).all()
+        )
+    )
+    last_scored = session.scalar(select(func.max(HealthScore.computed_at)))
+    last_predicted = session.scalar(select(func.max(ChurnPrediction.predicted_at)))
+    return {
+        "tiers": dict(tiers),
+        "risk_segments": dict(segments),
+        "accounts_scored": sum(tiers.values()),
+        "accounts_predicted": sum(segments.values()),
+        "last_scored": last_scored,
+        "last_predicted": last_predicted,
+    }
+
+
+def health_history(session: Session, account_id: int, limit: int) -> list[HealthScore]:
+    return list(
+        session.scalars(
+            select(HealthScore)
+            .where(HealthScore.account_id == account_id)
+            .order_by(HealthScore.computed_at.desc(), HealthScore.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def latest_prediction(session: Session, account_id: int) -> ChurnPrediction | None:
+    return session.scalar(
+        select(ChurnPrediction)
+        .where(ChurnPrediction.account_id == account_id)
+        .order_by(ChurnPrediction.predicted_at.desc(), ChurnPrediction.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,378 @@
+"""Loading scoring inputs from the store, with the heavy aggregation done in SQL.
+
+For a scoring run at one as-of day, events and metric samples are summed per account into
+the window buckets of that day (``scoring.frames.bucket_edges``), so a few rows per account
+reach Python however many events there are. For training, they are summed per account and
+day over the whole history. A ``Scope`` limits a load to an id range (one chunk of a run)
+or a modulo sample of accounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Integer, case, cast, distinct, func, select
+from sqlalchemy.engine import Connection
+
+from hub.models import Account, Event, HealthScore, MetricSample, SubscriptionChange, SurveyResponse
+from scoring import frames
+from scoring.config import FeatureConfig
+from scoring.frames import ScoringInputs
+
+JULIAN_EPOCH = 2440587.5
+DEAD_STATUSES = ("churned", "canceled")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which accounts a load covers."""
+
+    lo: int | None = None  # lowest account id (inclusive)
+    hi: int | None = None  # highest account id (inclusive)
+    modulo: tuple[int, int] | None = None  # (k, r): ids with id % k == r
+    alive_only: bool = True  # customers only (not churned, not deleted)
+
+    def where(self, column) -> list:
+        conds = []
+        if self.lo is not None:
+            conds.append(column >= self.lo)
+        if self.hi is not None:
+            conds.append(column <= self.hi)
+        if self.modulo is not None:
+            k, r = self.modulo
+            conds.append(column % k == r)
+        return conds
+
+
+def at_midnight(day: int) -> datetime:
+    return datetime.combine(frames.day_to_date(day), time(0), tzinfo=UTC)
+
+
+def epoch_day_of(column, dialect: str):
+    """SQL for the epoch day (UTC) of a date/time column."""
+    if dialect == "sqlite":
+        return cast(func.julianday(column) - JULIAN_EPOCH, Integer)
+    return cast(func.floor(func.extract("epoch", column) / 86400.0), Integer)
+
+
+def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a frame (built column-wise: much faster than from rows)."""
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
+
+
+def _alive(scope: Scope) -> list:
+    conds = [Account.deleted_at.is_(None), *scope.where(Account.id)]
+    if scope.alive_only:
+        conds += [Account.churned_at.is_(None), Account.status.not_in(DEAD_STATUSES)]
+    return conds
+
+
+def load_accounts(conn: Connection, config: FeatureConfig, scope: Scope) -> pd.DataFrame:
+    dialect = conn.dialect.name
+    stmt = select(
+        Account.id,
+        Account.segment,
+        Account.plan,
+        Account.mrr,
+        epoch_day_of(Account.signup_date, dialect),
+        epoch_day_of(Account.renewal_date, dialect),
+        epoch_day_of(Account.churned_at, dialect),
+        Account.attributes[config.nominal_hashrate_attribute].as_float(),
+        Account.attributes[config.target_yield_attribute].as_float(),
+    ).where(*_alive(scope))
+    columns = [
+        "account_id",
+        "segment",
+        "plan",
+        "mrr",
+        "signup_day",
+        "renewal_day",
+        "churn_day",
+        "nominal_hashrate_ths",
+        "target_yield_pct",
+    ]
+    return frames.normalise_accounts(_frame(conn, stmt.order_by(Account.id), columns))
+
+
+def account_ids(conn: Connection, scope: Scope) -> np.ndarray:
+    """The ids of the accounts in ``scope``, ascending."""
+    stmt = select(Account.id).where(*_alive(scope)).order_by(Account.id)
+    return np.fromiter(conn.scalars(stmt), dtype="int64")
+
+
+def _event_names(config: FeatureConfig) -> list[str]:
+    names = {
+        *config.active_events,
+        *config.session_events,
+        *config.in_app_events,
+        *config.email_open_events,
+        *config.email_click_events,
+        *config.ticket_events,
+        config.feature_event,
+    }
+    return sorted(names)
+
+
+def _event_scope(scope: Scope, accounts: pd.DataFrame) -> list:
+    conds = scope.where(Event.account_id)
+    if scope.alive_only and len(accounts):
+        conds += [Event.account_id >= int(accounts["account_id"].min())]
+        conds += [Event.account_id <= int(accounts["account_id"].max())]
+    return conds
+
+
+def _feature_of(config: FeatureConfig):
+    return case(
+        (Event.name == config.feature_event, Event.properties[config.feature_property].as_string()),
+        else_=None,
+    )
+
+
+def load_activity_buckets(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope, accounts: pd.DataFrame
+) -> pd.DataFrame:
+    """Event counts per account, event (and feature) and window bucket of ``as_of_day``."""
+    dialect = conn.dialect.name
+    edges = frames.bucket_edges(as_of_day)
+    start, end = at_midnight(int(edges[0])), at_midnight(as_of_day)
+    bucket = case(
+        *[(Event.occurred_at >= at_midnight(int(e)), int(e)) for e in edges[-2:0:-1]],
+        else_=int(edges[0]),
+    )
+    inner = (
+        select(
+            Event.account_id.label("account_id"),
+            bucket.label("bucket"),
+            Event.name.label("event"),
+            _feature_of(config).label("feature"),
+            epoch_day_of(Event.occurred_at, dialect).label("day"),
+        )
+        .where(
+            Event.occurred_at >= start,
+            Event.occurred_at < end,
+            Event.name.in_(_event_names(config)),
+            Event.account_id.is_not(None),
+            *_event_scope(scope, accounts),
+        )
+        .subquery()
+    )
+    c = inner.c
+    keys = (c.account_id, c.bucket, c.event, c.feature)
+    per_event = select(*keys, func.count(), func.count(distinct(c.day)), func.max(c.day)).group_by(
+        *keys
+    )
+    active = (
+        select(c.account_id, c.bucket, func.count(distinct(c.day)), func.max(c.day))
+        .where(c.event.in_(config.active_events))
+        .group_by(c.account_id, c.bucket)
+    )
+    rows = _frame(
+        conn, per_event, ["account_id", "day", "event", "feature", "count", "days", "last_day"]
+    )
+    act = _frame(conn, active, ["account_id", "day", "days", "last_day"])
+    act = act.assign(event=frames.ACTIVE, feature=None, count=act["days"])
+    out = pd.concat([rows, act[rows.columns]], ignore_index=True)
+    return frames.typed(out, "activity")
+
+
+def load_metric_buckets(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope, accounts: pd.DataFrame
+) -> pd.DataFrame:
+    edges = frames.bucket_edges(as_of_day)
+    bucket = case(
+        *[(MetricSample.measured_at >= at_midnight(int(e)), int(e)) for e in edges[-2:0:-1]],
+        else_=int(edges[0]),
+    )
+    conds = [
+        MetricSample.measured_at >= at_midnight(int(edges[0])),
+        MetricSample.measured_at < at_midnight(as_of_day),
+        MetricSample.metric.in_(sorted(set(config.metrics.values()))),
+        *scope.where(MetricSample.account_id),
+    ]
+    inner = (
+        select(
+            MetricSample.account_id.label("account_id"),
+            bucket.label("bucket"),
+            MetricSample.metric.label("metric"),
+            MetricSample.value.label("value"),
+        )
+        .where(*conds)
+        .subquery()
+    )
+    c = inner.c
+    stmt = select(
+        c.account_id, c.bucket, c.metric, func.sum(c.value), func.count(c.value)
+    ).group_by(c.account_id, c.bucket, c.metric)
+    return frames.typed(_frame(conn, stmt, list(frames.METRIC_COLUMNS)), "metrics")
+
+
+def load_milestones(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+) -> pd.DataFrame:
+    if not config.milestone_events:
+        return frames.typed(pd.DataFrame({c: [] for c in frames.MILESTONE_COLUMNS}), "milestones")
+    day = epoch_day_of(Event.occurred_at, conn.dialect.name)
+    stmt = (
+        select(Event.account_id, Event.name, func.min(day))
+        .where(
+            Event.name.in_(config.milestone_events),
+            Event.occurred_at < at_midnight(as_of_day),
+            Event.account_id.is_not(None),
+            *scope.where(Event.account_id),
+        )
+        .group_by(Event.account_id, Event.name)
+    )
+    return frames.typed(_frame(conn, stmt, list(frames.MILESTONE_COLUMNS)), "milestones")
+
+
+def load_surveys(conn: Connection, as_of_day: int, scope: Scope) -> pd.DataFrame:
+    day = epoch_day_of(SurveyResponse.answered_at, conn.dialect.name)
+    stmt = select(
+        SurveyResponse.account_id,
+        day,
+        SurveyResponse.kind,
+        SurveyResponse.score,
+        SurveyResponse.sentiment,
+        case((SurveyResponse.sentiment.is_(None), SurveyResponse.comment), else_=None),
+    ).where(
+        SurveyResponse.answered_at < at_midnight(as_of_day),
+        *scope.where(SurveyResponse.account_id),
+    )
+    return frames.typed(_frame(conn, stmt, list(frames.SURVEY_COLUMNS)), "surveys")
+
+
+def load_subscriptions(conn: Connection, before_day: int, scope: Scope) -> pd.DataFrame:
+    day = epoch_day_of(SubscriptionChange.occurred_at, conn.dialect.name)
+    stmt = select(
+        SubscriptionChange.account_id,
+        day,
+        SubscriptionChange.kind,
+        SubscriptionChange.plan,
+        SubscriptionChange.mrr_before,
+        SubscriptionChange.mrr_after,
+    ).where(
+        SubscriptionChange.occurred_at < at_midnight(before_day),
+        *scope.where(SubscriptionChange.account_id),
+    )
+    frame = _frame(
+        conn, stmt.order_by(SubscriptionChange.occurred_at), list(frames.SUBSCRIPTION_COLUMNS)
+    )
+    return frames.typed(frame, "subscriptions")
+
+
+def _only(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    keep = frame["account_id"].isin(accounts["account_id"])
+    return frame if keep.all() else frame[keep].reset_index(drop=True)
+
+
+def load_for_scoring(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+) -> ScoringInputs:
+    """Inputs for scoring the accounts in ``scope`` as of ``as_of_day`` (bucketed)."""
+    accounts = load_accounts(conn, config, scope)
+    return ScoringInputs(
+        accounts=accounts,
+        activity=_only(load_activity_buckets(conn, config, as_of_day, scope, accounts), accounts),
+        metrics=_only(load_metric_buckets(conn, config, as_of_day, scope, accounts), accounts),
+        milestones=_only(load_milestones(conn, config, as_of_day, scope), accounts),
+        surveys=_only(load_surveys(conn, as_of_day, scope), accounts),
+        subscriptions=_only(load_subscriptions(conn, as_of_day, scope), accounts),
+        bucketed_as_of=as_of_day,
+    )
+
+
+def load_history(
+    conn: Connection, config: FeatureConfig, end_day: int, start_day: int, scope: Scope
+) -> ScoringInputs:
+    """Daily inputs from ``start_day`` to before ``end_day`` for training snapshots."""
+    dialect = conn.dialect.name
+    accounts = load_accounts(conn, config, scope)
+    start, end = at_midnight(start_day), at_midnight(end_day)
+    day = epoch_day_of(Event.occurred_at, dialect)
+    inner = (
+        select(
+            Event.account_id.label("account_id"),
+            day.label("day"),
+            Event.name.label("event"),
+            _feature_of(config).label("feature"),
+        )
+        .where(
+            Event.occurred_at >= start,
+            Event.occurred_at < end,
+            Event.name.in_(_event_names(config)),
+            Event.account_id.is_not(None),
+            *scope.where(Event.account_id),
+        )
+        .subquery()
+    )
+    c = inner.c
+    keys = (c.account_id, c.day, c.event, c.feature)
+    daily = _frame(
+        conn,
+        select(*keys, func.count()).group_by(*keys),
+        ["account_id", "day", "event", "feature", "count"],
+    )
+    activity = frames.activity_from_daily(daily, config.active_events)
+    mday = epoch_day_of(MetricSample.measured_at, dialect)
+    minner = (
+        select(
+            MetricSample.account_id.label("account_id"),
+            mday.label("day"),
+            MetricSample.metric.label("metric"),
+            MetricSample.value.label("value"),
+        )
+        .where(
+            MetricSample.measured_at >= start,
+            MetricSample.measured_at < end,
+            MetricSample.metric.in_(sorted(set(config.metrics.values()))),
+            *scope.where(MetricSample.account_id),
+        )
+        .subquery()
+    )
+    m = minner.c
+    metrics = _frame(
+        conn,
+        select(m.account_id, m.day, m.metric, func.sum(m.value), func.count(m.value)).group_by(
+            m.account_id, m.day, m.metric
+        ),
+        list(frames.METRIC_COLUMNS),
+    )
+    return ScoringInputs(
+        accounts=accounts,
+        activity=_only(activity, accounts),
+        metrics=_only(frames.typed(metrics, "metrics"), accounts),
+        milestones=_only(load_milestones(conn, config, end_day, scope), accounts),
+        surveys=_only(load_surveys(conn, end_day, scope), accounts),
+        subscriptions=_only(load_subscriptions(conn, end_day, scope), accounts),
+    )
+
+
+def load_score_history(
+    conn: Connection, scope: Scope, since: datetime, until: datetime
+) -> pd.DataFrame:
+    """Stored health scores (account_id, day, score) computed in ``[since, until)``."""
+    day = epoch_day_of(HealthScore.computed_at, conn.dialect.name)
+    stmt = select(HealthScore.account_id, day, HealthScore.score).where(
+        HealthScore.computed_at >= since,
+        HealthScore.computed_at < until,
+        *scope.where(HealthScore.account_id),
+    )
+    frame = _frame(
+        conn, stmt.order_by(HealthScore.computed_at, HealthScore.id), ["account_id", "day", "score"]
+    )
+    return frame
+
+
+def history_start(end_day: int, history_days: int) -> int:
+    """The first day training needs: the oldest snapshot's lookback window."""
+    return end_day - history_days - frames.LOOKBACK_DAYS
+
+
+def days_ago(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)
