@@ -141,6 +141,21 @@ def test_referral_end_to_end_pays_referrer_once(
     session.expire_all()
     assert session.get(Referral, referral.id).status == "rewarded"
     assert session.get(RewardLedgerEntry, held.id).stripe_object_id == txns[0]["id"]
+    # the measured funnel and programme return, from these rows only
+    until = (utcnow() + timedelta(days=40)).isoformat()
+    metrics = client.get(
+        "/api/referrals/metrics", query_string={"until": until}, headers=admin_headers
+    ).json
+    funnel, programme = metrics["funnel"], metrics["programme"]
+    assert (funnel["invited_contacts"], funnel["clicked"], funnel["signed_up"]) == (1, 1, 1)
+    assert funnel["converted"] == 1 and funnel["signup_to_conversion"] == 1.0
+    assert programme["revenue_from_referred"] == 149.0 and programme["reward_cost"] == 100.0
+    assert programme["roi"] == 0.49
+    ledger = client.get("/api/referrals/rewards", headers=admin_headers).json
+    assert {(e["role"], e["kind"], e["status"]) for e in ledger} == {
+        ("referrer", "account_credit", "granted"),
+        ("referred", "first_year_discount", "granted"),
+    }
 
 
 def test_retried_grant_after_lost_response_creates_one_credit(
