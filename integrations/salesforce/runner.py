@@ -18,7 +18,7 @@ from hub.config import Config
 from hub.db import utcnow
 from hub.models import IntegrationSetting
 from hub.settings import effective
-from integrations.errors import FatalError, IntegrationError
+from integrations.errors import FatalError
 from integrations.salesforce import settings as sf_settings
 from integrations.salesforce import state
 from integrations.salesforce.client import SalesforceClient
@@ -45,10 +45,10 @@ def open_client(
         settings = sf_settings.resolve(values, config)
         paused_until, _usage = state.load_pause(session)
     client = SalesforceClient(settings, sleep=sleep, paused_until=paused_until)
-    error: IntegrationError | None = None
+    error: Exception | None = None
     try:
         yield client
-    except IntegrationError as exc:
+    except Exception as exc:  # recorded on the status row, then re-raised
         error = exc
         raise
     finally:
@@ -61,7 +61,7 @@ def open_client(
             _record_status(session, error, client)
 
 
-def _record_status(session: Session, error: IntegrationError | None, client: SalesforceClient):
+def _record_status(session: Session, error: Exception | None, client: SalesforceClient) -> None:
     row = session.scalar(select(IntegrationSetting).where(IntegrationSetting.name == "salesforce"))
     if row is None:
         return
@@ -71,13 +71,3 @@ def _record_status(session: Session, error: IntegrationError | None, client: Sal
         return
     row.status = "paused" if getattr(error, "retry_after", None) else "error"
     row.last_error = str(error)[:2000]
-
-
-def paused_for(transaction: Transaction) -> float | None:
-    """Seconds until API calls may resume (None when not paused)."""
-    with transaction() as session:
-        paused_until, _ = state.load_pause(session)
-    if paused_until is None:
-        return None
-    left = paused_until - time.time()
-    return left if left > 0 else None
