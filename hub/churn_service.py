@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from hub import churn_registry, scoring_config
 from hub.audit import record
+from hub.models import Event
 from hub.scoring_service import predict
-from hub.scoring_store import Scope, account_ids, history_start, load_for_scoring, load_history
+from hub.scoring_store import (
+    Scope,
+    account_ids,
+    at_midnight,
+    epoch_day_of,
+    history_start,
+    load_for_scoring,
+    load_history,
+)
 from scoring import training
 from scoring.config import ScoringConfig
 from scoring.features import FeatureBuilder
-from scoring.frames import ScoringInputs, epoch_day
+from scoring.frames import epoch_day
 from scoring.registry import beats
 
 LOAD_CHUNK = 20_000
@@ -27,37 +38,33 @@ class NoActiveModel(LookupError):
     """There is no active churn model yet (train one first)."""
 
 
-def load_training_inputs(engine: Engine, config: ScoringConfig, end_day: int) -> ScoringInputs:
-    """Daily history for training, for a sample of at most ``max_training_accounts``
-    accounts, loaded in chunks of account ids."""
-    start = history_start(end_day, config.churn.history_days)
+def training_dataset(engine: Engine, config: ScoringConfig, end_day: int) -> training.Dataset:
+    """Labelled snapshots of a sample of at most ``max_training_accounts`` accounts, built
+    chunk by chunk of account ids so only one chunk's daily history is in memory at once."""
+    churn = config.churn
+    start = history_start(end_day, churn.history_days)
     with engine.connect() as conn:
         ids = account_ids(conn, Scope(alive_only=False))
-    limit = config.churn.max_training_accounts
-    if len(ids) > limit:
-        ids = np.sort(np.random.default_rng(config.churn.seed).choice(ids, limit, replace=False))
-    parts: list[ScoringInputs] = []
+        first = conn.scalar(
+            select(func.min(epoch_day_of(Event.occurred_at, conn.dialect.name))).where(
+                Event.occurred_at >= at_midnight(start), Event.occurred_at < at_midnight(end_day)
+            )
+        )
+    if len(ids) == 0:
+        raise training.NotEnoughData("the store holds no accounts")
+    ids = training.sample_ids(ids, churn.max_training_accounts, churn.seed)
+    days = training.snapshot_days(end_day, int(first) if first is not None else None, config)
+    training.check_days(days, config)
+    parts = []
     with engine.connect() as conn:
         for i in range(0, len(ids), LOAD_CHUNK):
             chunk = ids[i : i + LOAD_CHUNK]
             scope = Scope(lo=int(chunk[0]), hi=int(chunk[-1]), alive_only=False)
-            part = load_history(conn, config.features, end_day, start, scope)
-            parts.append(part if len(chunk) == len(part.accounts) else part.restricted_to(chunk))
-    if not parts:
-        raise training.NotEnoughData("the store holds no accounts")
-    return ScoringInputs(
-        **{
-            name: pd.concat([getattr(p, name) for p in parts], ignore_index=True)
-            for name in (
-                "accounts",
-                "activity",
-                "metrics",
-                "milestones",
-                "surveys",
-                "subscriptions",
-            )
-        }
-    )
+            inputs = load_history(conn, config.features, end_day, start, scope)
+            if len(chunk) < len(inputs.accounts):
+                inputs = inputs.restricted_to(chunk)
+            parts.append(training.dataset_rows(inputs, config, days))
+    return training.split(pd.concat(parts, ignore_index=True), days, config)
 
 
 def _today(as_of: datetime | None) -> tuple[datetime, int]:
@@ -73,8 +80,11 @@ def train_from_store(
     now, end_day = _today(as_of)
     with Session(engine) as session, session.begin():
         config, config_version = scoring_config.load(session)
-    inputs = load_training_inputs(engine, config, end_day)
-    outcome = training.train(inputs, config, end_day)
+    started = time.perf_counter()
+    dataset = training_dataset(engine, config, end_day)
+    built = time.perf_counter()
+    outcome = training.train_on(dataset, config)
+    outcome.seconds = {"load_and_features": round(built - started, 2), **outcome.seconds}
     decision: dict[str, Any] = {"promoted": False}
     with Session(engine) as session, session.begin():
         active = churn_registry.active_row(session)
@@ -137,8 +147,7 @@ def evaluate_active(engine: Engine, as_of: datetime | None = None) -> dict[str, 
         session.commit()
         row, model = _active(session)
         version = row.version
-    inputs = load_training_inputs(engine, config, end_day)
-    dataset = training.build_dataset(inputs, config, end_day)
+    dataset = training_dataset(engine, config, end_day)
     report = training.evaluate(model, dataset, config)
     return {"version": version, **report}
 

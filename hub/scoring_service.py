@@ -181,6 +181,10 @@ def merge_summaries(plan: RunPlan, parts: list[dict[str, Any]]) -> dict[str, Any
         "predicted": sum(p["predicted"] for p in parts),
         "tiers": dict(tiers),
         "risk_segments": dict(segments),
+        "stage_seconds": {
+            stage: round(sum(p["seconds"][stage] for p in parts), 2)
+            for stage in ("load", "score", "write")
+        },
     }
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, distinct, func, select
+from sqlalchemy import Integer, and_, case, cast, distinct, func, literal, select
 from sqlalchemy.engine import Connection
 
 from hub.models import Account, Event, HealthScore, MetricSample, SubscriptionChange, SurveyResponse
@@ -134,10 +135,20 @@ def _feature_of(config: FeatureConfig):
     )
 
 
+def _name_filter(column, scope: Scope):
+    """``column`` for an IN filter; for an id-range scope, written so that SQLite's planner
+    walks the (account, time) index rather than the (name, time) one."""
+    return column + "" if scope.lo is not None or scope.hi is not None else column
+
+
 def load_activity_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope, accounts: pd.DataFrame
 ) -> pd.DataFrame:
-    """Event counts per account, event (and feature) and window bucket of ``as_of_day``."""
+    """Event counts per account, event (and feature) and window bucket of ``as_of_day``.
+
+    Each row also carries the set of days it happened on as a bit mask (the sum of distinct
+    powers of two is their bitwise OR), so distinct days, the last day and the days with any
+    active event come out of the same single pass over the events."""
     dialect = conn.dialect.name
     edges = frames.bucket_edges(as_of_day)
     start, end = at_midnight(int(edges[0])), at_midnight(as_of_day)
@@ -156,7 +167,7 @@ def load_activity_buckets(
         .where(
             Event.occurred_at >= start,
             Event.occurred_at < end,
-            Event.name.in_(_event_names(config)),
+            _name_filter(Event.name, scope).in_(_event_names(config)),
             Event.account_id.is_not(None),
             *_event_scope(scope, accounts),
         )
@@ -164,52 +175,84 @@ def load_activity_buckets(
     )
     c = inner.c
     keys = (c.account_id, c.bucket, c.event, c.feature)
-    per_event = select(*keys, func.count(), func.count(distinct(c.day)), func.max(c.day)).group_by(
-        *keys
+    day_bit = literal(1).op("<<")(c.day - c.bucket)
+    stmt = select(*keys, func.count(), func.sum(distinct(day_bit))).group_by(*keys)
+    rows = _frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
+    return frames.typed(_with_active(rows, config.active_events), "activity")
+
+
+def _with_active(rows: pd.DataFrame, active_events: tuple[str, ...]) -> pd.DataFrame:
+    """Days and last day from each row's day mask, plus the ``ACTIVE`` rows (the OR of the
+    masks of the active events per account and bucket)."""
+    if rows.empty:
+        return frames.empty_activity()
+    rows = rows.astype({"account_id": "int64", "day": "int64", "count": "int64"})
+    mask = rows.pop("mask").to_numpy(dtype="int64")
+    active = rows["event"].isin(active_events).to_numpy()
+    grouped = (
+        pd.DataFrame({"account_id": rows["account_id"], "day": rows["day"], "mask": mask})[active]
+        .groupby(["account_id", "day"], sort=False)["mask"]
+        .agg(np.bitwise_or.reduce)
+        .reset_index()
     )
-    active = (
-        select(c.account_id, c.bucket, func.count(distinct(c.day)), func.max(c.day))
-        .where(c.event.in_(config.active_events))
-        .group_by(c.account_id, c.bucket)
-    )
-    rows = _frame(
-        conn, per_event, ["account_id", "day", "event", "feature", "count", "days", "last_day"]
-    )
-    act = _frame(conn, active, ["account_id", "day", "days", "last_day"])
-    act = act.assign(event=frames.ACTIVE, feature=None, count=act["days"])
-    out = pd.concat([rows, act[rows.columns]], ignore_index=True)
-    return frames.typed(out, "activity")
+    act_mask = grouped.pop("mask").to_numpy(dtype="int64")
+    act = grouped.assign(event=frames.ACTIVE, feature=None, count=_popcount(act_mask))
+    act["days"], act["last_day"] = act["count"], act["day"] + _highest_bit(act_mask)
+    rows["days"], rows["last_day"] = _popcount(mask), rows["day"] + _highest_bit(mask)
+    return pd.concat([rows, act[rows.columns]], ignore_index=True)
+
+
+def _popcount(mask: np.ndarray) -> np.ndarray:
+    as_bytes = mask.astype("<u8").view(np.uint8).reshape(-1, 8)
+    return np.unpackbits(as_bytes, axis=1).sum(axis=1).astype("int64")
+
+
+def _highest_bit(mask: np.ndarray) -> np.ndarray:
+    return np.floor(np.log2(np.maximum(mask, 1))).astype("int64")
 
 
 def load_metric_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope, accounts: pd.DataFrame
 ) -> pd.DataFrame:
-    edges = frames.bucket_edges(as_of_day)
-    bucket = case(
-        *[(MetricSample.measured_at >= at_midnight(int(e)), int(e)) for e in edges[-2:0:-1]],
-        else_=int(edges[0]),
-    )
-    conds = [
-        MetricSample.measured_at >= at_midnight(int(edges[0])),
-        MetricSample.measured_at < at_midnight(as_of_day),
-        MetricSample.metric.in_(sorted(set(config.metrics.values()))),
-        *scope.where(MetricSample.account_id),
+    """Sums and counts of samples per account, metric and window bucket. Grouped by
+    (account, metric), the order of the samples' index, with one pair of conditional sums
+    per bucket, so the database streams instead of sorting."""
+    edges = [int(e) for e in frames.bucket_edges(as_of_day)]
+    at = MetricSample.measured_at
+    buckets = [
+        (lo, and_(at >= at_midnight(lo), at < at_midnight(hi))) for lo, hi in pairwise(edges)
     ]
-    inner = (
-        select(
-            MetricSample.account_id.label("account_id"),
-            bucket.label("bucket"),
-            MetricSample.metric.label("metric"),
-            MetricSample.value.label("value"),
+    aggregates = []
+    for _, inside in buckets:
+        value = case((inside, MetricSample.value), else_=None)
+        aggregates += [func.sum(value), func.count(value)]
+    stmt = (
+        select(MetricSample.account_id, MetricSample.metric, *aggregates)
+        .where(
+            at >= at_midnight(edges[0]),
+            at < at_midnight(as_of_day),
+            MetricSample.metric.in_(sorted(set(config.metrics.values()))),
+            *scope.where(MetricSample.account_id),
         )
-        .where(*conds)
-        .subquery()
+        .group_by(MetricSample.account_id, MetricSample.metric)
     )
-    c = inner.c
-    stmt = select(
-        c.account_id, c.bucket, c.metric, func.sum(c.value), func.count(c.value)
-    ).group_by(c.account_id, c.bucket, c.metric)
-    return frames.typed(_frame(conn, stmt, list(frames.METRIC_COLUMNS)), "metrics")
+    names = [f"{kind}{i}" for i in range(len(buckets)) for kind in ("total", "n")]
+    wide = _frame(conn, stmt, ["account_id", "metric", *names])
+    parts = [
+        pd.DataFrame(
+            {
+                "account_id": wide["account_id"],
+                "day": lo,
+                "metric": wide["metric"],
+                "total": wide[f"total{i}"],
+                "n": wide[f"n{i}"],
+            }
+        )
+        for i, (lo, _) in enumerate(buckets)
+    ]
+    rows = pd.concat(parts, ignore_index=True) if parts else wide
+    rows = rows[pd.to_numeric(rows["n"]).fillna(0) > 0]
+    return frames.typed(rows[list(frames.METRIC_COLUMNS)].fillna({"total": 0.0}), "metrics")
 
 
 def load_milestones(
@@ -221,7 +264,7 @@ def load_milestones(
     stmt = (
         select(Event.account_id, Event.name, func.min(day))
         .where(
-            Event.name.in_(config.milestone_events),
+            Event.name.in_(config.milestone_events),  # sparse: the (name, time) index suits
             Event.occurred_at < at_midnight(as_of_day),
             Event.account_id.is_not(None),
             *scope.where(Event.account_id),
@@ -305,7 +348,7 @@ def load_history(
         .where(
             Event.occurred_at >= start,
             Event.occurred_at < end,
-            Event.name.in_(_event_names(config)),
+            _name_filter(Event.name, scope).in_(_event_names(config)),
             Event.account_id.is_not(None),
             *scope.where(Event.account_id),
         )

@@ -234,6 +234,27 @@ def bucket_activity(daily: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
     return rows.reset_index()
 
 
+def bucket_metrics(daily: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
+    """Cut a daily metrics frame (sums and counts) into window buckets at ``edges``."""
+    out = daily.assign(day=to_buckets(daily["day"].to_numpy(), edges))
+    out = out[out["day"] >= 0]
+    grouped = out.groupby(["account_id", "day", "metric"], sort=False, observed=True)
+    rows = grouped.agg(total=("total", "sum"), n=("n", "sum")).reset_index()
+    return _typed(rows[list(METRIC_COLUMNS)], "metrics")
+
+
+def bucketed(inputs: ScoringInputs, as_of_day: int) -> ScoringInputs:
+    """Daily inputs cut into the window buckets of ``as_of_day`` (what the store's SQL
+    aggregation delivers for a scoring run)."""
+    edges = bucket_edges(as_of_day)
+    return replace(
+        inputs,
+        activity=_typed(bucket_activity(inputs.activity, edges), "activity"),
+        metrics=bucket_metrics(inputs.metrics, edges),
+        bucketed_as_of=as_of_day,
+    )
+
+
 def metrics_from_samples(samples: pd.DataFrame, edges: np.ndarray | None = None) -> pd.DataFrame:
     """Reduce raw metric samples (account_id, metric, value, day) to sums and counts."""
     out = samples[["account_id", "metric", "value", "day"]].copy()

@@ -70,39 +70,59 @@ def snapshot_days(end_day: int, first_day: int | None, config: ScoringConfig) ->
     return list(range(last, start - 1, -churn.snapshot_every_days))[::-1]
 
 
-def _sample_accounts(accounts: pd.DataFrame, limit: int, seed: int) -> np.ndarray:
-    ids = accounts["account_id"].to_numpy(dtype="int64")
+def sample_ids(ids: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """At most ``limit`` of ``ids`` (a seeded, sorted sample)."""
+    ids = np.asarray(ids, dtype="int64")
     if len(ids) <= limit:
         return ids
     return np.sort(np.random.default_rng(seed).choice(ids, size=limit, replace=False))
 
 
-def build_dataset(inputs: ScoringInputs, config: ScoringConfig, end_day: int) -> Dataset:
-    """The labelled snapshots with their features, split by time into train and validation."""
+def check_days(days: list[int], config: ScoringConfig) -> None:
     churn = config.churn
-    ids = _sample_accounts(inputs.accounts, churn.max_training_accounts, churn.seed)
-    if len(ids) < len(inputs.accounts):
-        inputs = inputs.restricted_to(ids)
-    days = snapshot_days(end_day, first_data_day(inputs), config)
     needed = churn.validation_snapshots + 1 + -(-churn.horizon_days // churn.snapshot_every_days)
     if len(days) < needed:
         raise NotEnoughData(
             f"{len(days)} snapshots fit in the history; training needs at least {needed} "
             f"(more history, or fewer validation snapshots)"
         )
-    labels = snapshot_labels(inputs.accounts, inputs.subscriptions, days, churn.horizon_days)
+
+
+def dataset_rows(inputs: ScoringInputs, config: ScoringConfig, days: list[int]) -> pd.DataFrame:
+    """Features and labels of every account of ``inputs`` that is a customer at each
+    snapshot day. Accounts are independent, so a large tenant is done in chunks of
+    accounts and the rows concatenated."""
+    labels = snapshot_labels(inputs.accounts, inputs.subscriptions, days, config.churn.horizon_days)
     builder = FeatureBuilder(inputs, config.features)
     parts = []
     for day in days:
         at = labels[labels["as_of"] == day]
         features = builder.at(day)
         parts.append(features.merge(at[["account_id", "label"]], on="account_id", how="inner"))
-    frame = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def split(frame: pd.DataFrame, days: list[int], config: ScoringConfig) -> Dataset:
+    """Hold out the latest snapshots; train only on snapshots whose labels close before."""
+    churn = config.churn
     valid_days = days[-churn.validation_snapshots :]
     as_of = frame["as_of"].to_numpy()
     valid = np.isin(as_of, valid_days)
     train = as_of + churn.horizon_days <= min(valid_days)
     return Dataset(frame=frame, train=train, valid=valid, days=days)
+
+
+def build_dataset(inputs: ScoringInputs, config: ScoringConfig, end_day: int) -> Dataset:
+    """The labelled snapshots with their features, split by time into train and validation."""
+    churn = config.churn
+    ids = sample_ids(
+        inputs.accounts["account_id"].to_numpy(), churn.max_training_accounts, churn.seed
+    )
+    if len(ids) < len(inputs.accounts):
+        inputs = inputs.restricted_to(ids)
+    days = snapshot_days(end_day, first_data_day(inputs), config)
+    check_days(days, config)
+    return split(dataset_rows(inputs, config, days), days, config)
 
 
 def _window(dataset: Dataset, horizon: int) -> dict[str, Any]:
@@ -136,6 +156,14 @@ def train(inputs: ScoringInputs, config: ScoringConfig, end_day: int) -> TrainOu
     started = time.perf_counter()
     dataset = build_dataset(inputs, config, end_day)
     built = time.perf_counter()
+    outcome = train_on(dataset, config)
+    outcome.seconds = {"features": round(built - started, 2), **outcome.seconds}
+    return outcome
+
+
+def train_on(dataset: Dataset, config: ScoringConfig) -> TrainOutcome:
+    """Fit the calibrated model on the dataset's training rows and evaluate it."""
+    started = time.perf_counter()
     frame = dataset.frame
     tr = frame[dataset.train]
     y = tr["label"].to_numpy(dtype="int64")
@@ -176,11 +204,7 @@ def train(inputs: ScoringInputs, config: ScoringConfig, end_day: int) -> TrainOu
         dataset=dataset,
         fingerprint=fingerprint(tr[["account_id", "as_of", "label", *COLUMNS.all]]),
         window=window,
-        seconds={
-            "features": round(built - started, 2),
-            "fit": round(fitted - built, 2),
-            "evaluate": round(done - fitted, 2),
-        },
+        seconds={"fit": round(fitted - started, 2), "evaluate": round(done - fitted, 2)},
     )
 
 
