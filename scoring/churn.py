@@ -22,6 +22,7 @@ from scoring.words import describe_reason
 
 MIN_REASON_EFFECT = 0.01  # a feature must move the probability by at least one point
 TOP_REASONS = 3
+REASON_BATCH_ROWS = 200_000  # rows per prediction when working out reasons
 
 
 @dataclass
@@ -74,26 +75,39 @@ class ChurnModel:
         rows = np.flatnonzero(p >= min_probability)
         if len(rows) == 0:
             return out
-        subset = X.iloc[rows]
+        subset = X.iloc[rows].reset_index(drop=True)
         effects = np.zeros((len(rows), len(self.features)))
-        for j, feature in enumerate(self.features):
-            typical = self.reference.get(feature)
-            changed = subset.copy()
-            changed[feature] = typical if typical is not None else np.nan
-            same = _same(subset[feature].to_numpy(), typical)
-            effects[:, j] = np.where(
-                same, 0.0, p[rows] - self.predict_proba(changed, prepared=True)
-            )
+        # every (row, feature) variant in a few large predictions, not one per feature
+        per_batch = max(1, REASON_BATCH_ROWS // len(rows))
+        for first in range(0, len(self.features), per_batch):
+            names = self.features[first : first + per_batch]
+            changed = self._with_typical(subset, names)
+            predicted = self.predict_proba(changed, prepared=True).reshape(len(names), -1)
+            for k, feature in enumerate(names):
+                same = _same(subset[feature].to_numpy(), self.reference.get(feature))
+                effects[:, first + k] = np.where(same, 0.0, p[rows] - predicted[k])
         order = np.argsort(-effects, axis=1, kind="stable")[:, :top]
+        columns = {f: subset[f].tolist() for f in self.features}
         for r, row in enumerate(rows):
             for j in order[r]:
                 if effects[r, j] < MIN_REASON_EFFECT:
                     break
                 feature = self.features[j]
-                out[row].append(
-                    describe(feature, subset.iloc[r][feature], self.reference.get(feature))
-                )
+                out[row].append(describe(feature, columns[feature][r], self.reference.get(feature)))
         return out
+
+    def _with_typical(self, subset: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+        """``subset`` repeated once per name, with that name's column at its typical value."""
+        m, k = len(subset), len(names)
+        out = {}
+        for column in self.features:
+            values = np.tile(subset[column].to_numpy(), k)
+            if column in names:
+                typical = self.reference.get(column)
+                block = names.index(column)
+                values[block * m : (block + 1) * m] = np.nan if typical is None else typical
+            out[column] = values
+        return pd.DataFrame(out)
 
 
 def as_categories(series: pd.Series) -> np.ndarray:
