@@ -22,6 +22,7 @@ from hub.db import db, utcnow
 from hub.ingest.inbox import enqueue as enqueue_process
 from hub.ingest.inbox import new_job_id
 from hub.models import InboxEvent
+from webhooks.writer import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,9 @@ def store(
         "received_at": utcnow(),
         "job_id": job_id,
     }
-    with db.engine.begin() as conn:
-        inbox_id = conn.execute(_insert(db.engine), values).scalar()
+    engine = db.engine
+    with exclusive(engine), engine.begin() as conn:
+        inbox_id = conn.execute(_insert(engine), values).scalar()
     if inbox_id is None:
         return Stored(None, duplicate=True, enqueued=False)
     return Stored(inbox_id, duplicate=False, enqueued=enqueue(inbox_id, job_id))
