@@ -1,10 +1,10 @@
 """Webhook ingest under gunicorn: Stripe-signed events vs a bare Flask endpoint, same settings.
 
-Starts a private Redis and database (PostgreSQL when ``initdb``/``pg_ctl`` are on PATH, else
-SQLite; ``--db`` chooses), then two gunicorn servers with identical settings: the hub
-(``POST /webhooks/stripe``: verify, one INSERT, one enqueue) and a Flask app whose only route
-answers 200. A Python load generator (asyncio, keep-alive, loopback only) drives each with
-``--connections`` concurrent connections in two phases:
+Starts a private Redis and database (SQLite, the embedded default; ``--db postgres`` starts a
+private PostgreSQL with ``initdb``/``pg_ctl``, fsync on), then two gunicorn servers with
+identical settings: the hub (``POST /webhooks/stripe``: verify, one INSERT, one enqueue) and a
+Flask app whose only route answers 200. A Python load generator (asyncio, keep-alive,
+loopback only) drives each with ``--connections`` concurrent connections in two phases:
 
 - ``saturation``: closed loop, every connection sends its next request as soon as it has the
   answer; gives the maximum requests/s and the latency at that load (queueing included).
@@ -335,9 +335,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
     parser.add_argument("--rate", type=float, default=0.0, help="sustained rate (0: half bare)")
-    parser.add_argument("--db", choices=["postgres", "sqlite"], default=None)
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="sqlite")
     args = parser.parse_args()
-    db = args.db or ("postgres" if shutil.which("initdb") and shutil.which("pg_ctl") else "sqlite")
+    db = args.db
 
     workdir = Path(tempfile.mkdtemp(prefix="cshub-bench-"))
     services = Services(workdir, db)
