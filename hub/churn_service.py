@@ -15,16 +15,9 @@ from sqlalchemy.orm import Session
 from hub import churn_registry, scoring_config
 from hub.audit import record
 from hub.models import Event
+from hub.scoring_history import history_start, load_history
 from hub.scoring_service import predict
-from hub.scoring_store import (
-    Scope,
-    account_ids,
-    at_midnight,
-    epoch_day_of,
-    history_start,
-    load_for_scoring,
-    load_history,
-)
+from hub.scoring_store import Scope, account_ids, at_midnight, epoch_day_of, load_for_scoring
 from scoring import training
 from scoring.config import ScoringConfig
 from scoring.features import FeatureBuilder

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 
 from hub import churn_registry, scoring_config
 from hub.models import ChurnPrediction, HealthConfigVersion, HealthScore
+from hub.scoring_history import load_score_history
 from hub.scoring_results import write_health, write_predictions
-from hub.scoring_store import Scope, account_ids, load_for_scoring, load_score_history
+from hub.scoring_store import Scope, account_ids, load_for_scoring
 from scoring.churn import ChurnModel, risk_segments
 from scoring.config import ScoringConfig, parse_config
 from scoring.features import FeatureBuilder

@@ -10,7 +10,7 @@ or a modulo sample of accounts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from itertools import pairwise
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Integer, and_, case, cast, distinct, func, literal, select
 from sqlalchemy.engine import Connection
 
-from hub.models import Account, Event, HealthScore, MetricSample, SubscriptionChange, SurveyResponse
+from hub.models import Account, Event, MetricSample, SubscriptionChange, SurveyResponse
 from scoring import frames
 from scoring.config import FeatureConfig
 from scoring.frames import ScoringInputs
@@ -59,7 +59,7 @@ def epoch_day_of(column, dialect: str):
     return cast(func.floor(func.extract("epoch", column) / 86400.0), Integer)
 
 
-def _frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
+def rows_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
     """The rows of ``stmt`` as a frame (built column-wise: much faster than from rows)."""
     rows = conn.execute(stmt).all()
     if not rows:
@@ -98,7 +98,7 @@ def load_accounts(conn: Connection, config: FeatureConfig, scope: Scope) -> pd.D
         "nominal_hashrate_ths",
         "target_yield_pct",
     ]
-    return frames.normalise_accounts(_frame(conn, stmt.order_by(Account.id), columns))
+    return frames.normalise_accounts(rows_frame(conn, stmt.order_by(Account.id), columns))
 
 
 def account_ids(conn: Connection, scope: Scope) -> np.ndarray:
@@ -107,7 +107,7 @@ def account_ids(conn: Connection, scope: Scope) -> np.ndarray:
     return np.fromiter(conn.scalars(stmt), dtype="int64")
 
 
-def _event_names(config: FeatureConfig) -> list[str]:
+def event_names(config: FeatureConfig) -> list[str]:
     names = {
         *config.active_events,
         *config.session_events,
@@ -128,14 +128,14 @@ def _event_scope(scope: Scope, accounts: pd.DataFrame) -> list:
     return conds
 
 
-def _feature_of(config: FeatureConfig):
+def feature_of(config: FeatureConfig):
     return case(
         (Event.name == config.feature_event, Event.properties[config.feature_property].as_string()),
         else_=None,
     )
 
 
-def _name_filter(column, scope: Scope):
+def name_filter(column, scope: Scope):
     """``column`` for an IN filter; for an id-range scope, written so that SQLite's planner
     walks the (account, time) index rather than the (name, time) one."""
     return column + "" if scope.lo is not None or scope.hi is not None else column
@@ -161,13 +161,13 @@ def load_activity_buckets(
             Event.account_id.label("account_id"),
             bucket.label("bucket"),
             Event.name.label("event"),
-            _feature_of(config).label("feature"),
+            feature_of(config).label("feature"),
             epoch_day_of(Event.occurred_at, dialect).label("day"),
         )
         .where(
             Event.occurred_at >= start,
             Event.occurred_at < end,
-            _name_filter(Event.name, scope).in_(_event_names(config)),
+            name_filter(Event.name, scope).in_(event_names(config)),
             Event.account_id.is_not(None),
             *_event_scope(scope, accounts),
         )
@@ -177,7 +177,7 @@ def load_activity_buckets(
     keys = (c.account_id, c.bucket, c.event, c.feature)
     day_bit = literal(1).op("<<")(c.day - c.bucket)
     stmt = select(*keys, func.count(), func.sum(distinct(day_bit))).group_by(*keys)
-    rows = _frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
+    rows = rows_frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
     return frames.typed(_with_active(rows, config.active_events), "activity")
 
 
@@ -237,7 +237,7 @@ def load_metric_buckets(
         .group_by(MetricSample.account_id, MetricSample.metric)
     )
     names = [f"{kind}{i}" for i in range(len(buckets)) for kind in ("total", "n")]
-    wide = _frame(conn, stmt, ["account_id", "metric", *names])
+    wide = rows_frame(conn, stmt, ["account_id", "metric", *names])
     parts = [
         pd.DataFrame(
             {
@@ -271,7 +271,7 @@ def load_milestones(
         )
         .group_by(Event.account_id, Event.name)
     )
-    return frames.typed(_frame(conn, stmt, list(frames.MILESTONE_COLUMNS)), "milestones")
+    return frames.typed(rows_frame(conn, stmt, list(frames.MILESTONE_COLUMNS)), "milestones")
 
 
 def load_surveys(conn: Connection, as_of_day: int, scope: Scope) -> pd.DataFrame:
@@ -287,7 +287,7 @@ def load_surveys(conn: Connection, as_of_day: int, scope: Scope) -> pd.DataFrame
         SurveyResponse.answered_at < at_midnight(as_of_day),
         *scope.where(SurveyResponse.account_id),
     )
-    return frames.typed(_frame(conn, stmt, list(frames.SURVEY_COLUMNS)), "surveys")
+    return frames.typed(rows_frame(conn, stmt, list(frames.SURVEY_COLUMNS)), "surveys")
 
 
 def load_subscriptions(conn: Connection, before_day: int, scope: Scope) -> pd.DataFrame:
@@ -303,13 +303,13 @@ def load_subscriptions(conn: Connection, before_day: int, scope: Scope) -> pd.Da
         SubscriptionChange.occurred_at < at_midnight(before_day),
         *scope.where(SubscriptionChange.account_id),
     )
-    frame = _frame(
+    frame = rows_frame(
         conn, stmt.order_by(SubscriptionChange.occurred_at), list(frames.SUBSCRIPTION_COLUMNS)
     )
     return frames.typed(frame, "subscriptions")
 
 
-def _only(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def only_accounts(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     keep = frame["account_id"].isin(accounts["account_id"])
     return frame if keep.all() else frame[keep].reset_index(drop=True)
 
@@ -321,101 +321,14 @@ def load_for_scoring(
     accounts = load_accounts(conn, config, scope)
     return ScoringInputs(
         accounts=accounts,
-        activity=_only(load_activity_buckets(conn, config, as_of_day, scope, accounts), accounts),
-        metrics=_only(load_metric_buckets(conn, config, as_of_day, scope, accounts), accounts),
-        milestones=_only(load_milestones(conn, config, as_of_day, scope), accounts),
-        surveys=_only(load_surveys(conn, as_of_day, scope), accounts),
-        subscriptions=_only(load_subscriptions(conn, as_of_day, scope), accounts),
+        activity=only_accounts(
+            load_activity_buckets(conn, config, as_of_day, scope, accounts), accounts
+        ),
+        metrics=only_accounts(
+            load_metric_buckets(conn, config, as_of_day, scope, accounts), accounts
+        ),
+        milestones=only_accounts(load_milestones(conn, config, as_of_day, scope), accounts),
+        surveys=only_accounts(load_surveys(conn, as_of_day, scope), accounts),
+        subscriptions=only_accounts(load_subscriptions(conn, as_of_day, scope), accounts),
         bucketed_as_of=as_of_day,
     )
-
-
-def load_history(
-    conn: Connection, config: FeatureConfig, end_day: int, start_day: int, scope: Scope
-) -> ScoringInputs:
-    """Daily inputs from ``start_day`` to before ``end_day`` for training snapshots."""
-    dialect = conn.dialect.name
-    accounts = load_accounts(conn, config, scope)
-    start, end = at_midnight(start_day), at_midnight(end_day)
-    day = epoch_day_of(Event.occurred_at, dialect)
-    inner = (
-        select(
-            Event.account_id.label("account_id"),
-            day.label("day"),
-            Event.name.label("event"),
-            _feature_of(config).label("feature"),
-        )
-        .where(
-            Event.occurred_at >= start,
-            Event.occurred_at < end,
-            _name_filter(Event.name, scope).in_(_event_names(config)),
-            Event.account_id.is_not(None),
-            *scope.where(Event.account_id),
-        )
-        .subquery()
-    )
-    c = inner.c
-    keys = (c.account_id, c.day, c.event, c.feature)
-    daily = _frame(
-        conn,
-        select(*keys, func.count()).group_by(*keys),
-        ["account_id", "day", "event", "feature", "count"],
-    )
-    activity = frames.activity_from_daily(daily, config.active_events)
-    mday = epoch_day_of(MetricSample.measured_at, dialect)
-    minner = (
-        select(
-            MetricSample.account_id.label("account_id"),
-            mday.label("day"),
-            MetricSample.metric.label("metric"),
-            MetricSample.value.label("value"),
-        )
-        .where(
-            MetricSample.measured_at >= start,
-            MetricSample.measured_at < end,
-            MetricSample.metric.in_(sorted(set(config.metrics.values()))),
-            *scope.where(MetricSample.account_id),
-        )
-        .subquery()
-    )
-    m = minner.c
-    metrics = _frame(
-        conn,
-        select(m.account_id, m.day, m.metric, func.sum(m.value), func.count(m.value)).group_by(
-            m.account_id, m.day, m.metric
-        ),
-        list(frames.METRIC_COLUMNS),
-    )
-    return ScoringInputs(
-        accounts=accounts,
-        activity=_only(activity, accounts),
-        metrics=_only(frames.typed(metrics, "metrics"), accounts),
-        milestones=_only(load_milestones(conn, config, end_day, scope), accounts),
-        surveys=_only(load_surveys(conn, end_day, scope), accounts),
-        subscriptions=_only(load_subscriptions(conn, end_day, scope), accounts),
-    )
-
-
-def load_score_history(
-    conn: Connection, scope: Scope, since: datetime, until: datetime
-) -> pd.DataFrame:
-    """Stored health scores (account_id, day, score) computed in ``[since, until)``."""
-    day = epoch_day_of(HealthScore.computed_at, conn.dialect.name)
-    stmt = select(HealthScore.account_id, day, HealthScore.score).where(
-        HealthScore.computed_at >= since,
-        HealthScore.computed_at < until,
-        *scope.where(HealthScore.account_id),
-    )
-    frame = _frame(
-        conn, stmt.order_by(HealthScore.computed_at, HealthScore.id), ["account_id", "day", "score"]
-    )
-    return frame
-
-
-def history_start(end_day: int, history_days: int) -> int:
-    """The first day training needs: the oldest snapshot's lookback window."""
-    return end_day - history_days - frames.LOOKBACK_DAYS
-
-
-def days_ago(now: datetime, days: int) -> datetime:
-    return now - timedelta(days=days)

@@ -11,7 +11,8 @@ from hub.db import db
 from hub.demo import generate
 from hub.models import Account, Event, MetricSample, SubscriptionChange, SurveyResponse
 from hub.scoring_config import default_config
-from hub.scoring_store import Scope, history_start, load_for_scoring, load_history
+from hub.scoring_history import history_start, load_history
+from hub.scoring_store import Scope, load_for_scoring
 from scoring import frames
 from scoring.features import FeatureBuilder
 
