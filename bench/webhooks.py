@@ -8,9 +8,10 @@ loopback only) drives each with ``--connections`` concurrent connections in two 
 
 - ``saturation``: closed loop, every connection sends its next request as soon as it has the
   answer; gives the maximum requests/s and the latency at that load (queueing included).
-- ``sustained``: open loop at a fixed rate (``--rate``, default half the bare endpoint's
-  saturation rate) spread over the same connections; latency is measured from each request's
-  scheduled send time, so a stall is not hidden (no coordinated omission).
+- ``sustained``: open loop at a fixed rate (``--rate``, default half the hub's own saturation
+  rate, a load it can keep up with) spread over the same connections, both servers at the same
+  rate; latency is measured from each request's scheduled send time, so a stall is not hidden
+  (no coordinated omission).
 
 Every Stripe event has its own id and a fresh signature; afterwards every id answered 2xx is
 looked up in the inbox ("lost" counts those missing). Prints one JSON document.
@@ -334,7 +335,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
-    parser.add_argument("--rate", type=float, default=0.0, help="sustained rate (0: half bare)")
+    parser.add_argument("--rate", type=float, default=0.0, help="sustained rate (0: half hub's)")
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="sqlite")
     args = parser.parse_args()
     db = args.db
@@ -370,7 +371,7 @@ def main() -> None:
                 results[name] = {"saturation": load(port, args, args.requests, 0, f"sat_{name}_")}
             finally:
                 stop_group(server)
-        rate = args.rate or results["bare"]["saturation"]["requests_per_s"] / 2
+        rate = args.rate or results["stripe"]["saturation"]["requests_per_s"] / 2
         for name, spec in (("bare", "bench.webhooks:bare_app()"), ("stripe", "hub:create_app()")):
             server, port = gunicorn(spec, env, args)
             try:
