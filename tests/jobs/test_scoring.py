@@ -8,6 +8,7 @@ import pytest
 from rq import SimpleWorker
 from sqlalchemy import func, select
 
+from hub.churn_service import evaluate_active, predict_accounts
 from hub.db import db
 from hub.demo import generate
 from hub.models import Account, ChurnModelVersion, ChurnPrediction, HealthScore
@@ -48,6 +49,12 @@ def test_train_then_score_in_chunks_then_write_back(app):
         assert model.metrics["baseline"]["roc_auc"] and model.metrics["health_score"]["roc_auc"]
         assert model.training_window["validation"]["rows"] > 0 and len(model.features) > 20
         assert len(model.data_fingerprint) == 64
+        evaluated = evaluate_active(db.engine, AS_OF)  # cshub churn evaluate
+        assert evaluated["version"] == model.version
+        assert evaluated["roc_auc"] == model.metrics["roc_auc"]  # same snapshots, same model
+        top = predict_accounts(db.engine, AS_OF, limit=5)  # cshub churn predict
+        probabilities = [p["probability"] for p in top["predictions"]]
+        assert len(probabilities) == 5 and probabilities == sorted(probabilities, reverse=True)
 
         run = score_all(as_of=AS_OF.isoformat(), chunk_size=40)
         assert run["fanned_out"] and run["chunks"] == -(-live // 40)
