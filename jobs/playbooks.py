@@ -62,7 +62,9 @@ def evaluate_chunk(lo: int, hi: int, as_of: str | None = None) -> dict:
 
 
 @job(queue="high", timeout=600, retries=0)
-def dispatch_due(as_of: str | None = None, max_messages: int | None = None) -> dict:
+def dispatch_due(
+    as_of: str | None = None, max_messages: int | None = None, concurrency: int = 4
+) -> dict:
     """Send every due outbox message through its channel (at most once each)."""
     from flask import current_app
 
@@ -78,5 +80,6 @@ def dispatch_due(as_of: str | None = None, max_messages: int | None = None) -> d
         guards,
         now=parse_as_of(as_of),
         max_messages=max_messages,
+        concurrency=concurrency,
     )
     return report.as_dict()

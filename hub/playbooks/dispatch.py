@@ -17,6 +17,9 @@ with an "outcome unknown" error and is never retried automatically; an admin can
 from the API. Channels whose provider deduplicates on the key (Salesforce work items, in-app,
 webhooks carrying ``webhook-id``) are safely put back to ``pending``.
 
+Messages go out on ``concurrency`` sending threads, each with its own channel adapters (one
+SMTP connection per thread), so a slow provider round trip does not serialise a batch.
+
 Retriable errors are retried with backoff (``BACKOFF_S``) up to ``MAX_ATTEMPTS``; a disabled
 channel (not configured) leaves its messages pending, visible with the reason.
 """
@@ -24,7 +27,9 @@ channel (not configured) leaves its messages pending, visible with the reason.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -87,16 +92,33 @@ class Dispatcher:
         guards: GuardSettings,
         now: datetime | None = None,
         batch_size: int = 100,
+        concurrency: int = 4,
     ) -> None:
         self.engine = engine
         self.config = config
         self.guards = guards
         self.now = now or utcnow()
         self.batch_size = batch_size
+        self.concurrency = max(1, concurrency)
         self.token = uuid.uuid4().hex
         self.report = DispatchReport()
-        self._stack = ExitStack()
-        self._channels: dict[str, Channel | str] = {}  # adapter, or why it is disabled
+        self._lock = threading.Lock()
+        self._local = threading.local()  # each sending thread has its own adapters
+        self._stacks: list[ExitStack] = []
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self.report, name, getattr(self.report, name) + n)
+
+    @property
+    def _channels(self) -> dict[str, Channel | str]:
+        """This thread's adapters (one SMTP connection per thread), or why disabled."""
+        if not hasattr(self._local, "channels"):
+            self._local.channels = {}
+            self._local.stack = ExitStack()
+            with self._lock:
+                self._stacks.append(self._local.stack)
+        return self._local.channels
 
     # -- channels ---------------------------------------------------------------------------
     def _settings(self, session: Session, spec_name: str | None) -> dict[str, Any]:
@@ -126,22 +148,30 @@ class Dispatcher:
                     ca_bundle=self.config.requests_ca_bundle,
                 )
                 adapter = cls(settings, context)
-                self._channels[name] = self._stack.enter_context(adapter.open())
+                self._channels[name] = self._local.stack.enter_context(adapter.open())
         return self._channels[name]
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, max_messages: int | None = None) -> DispatchReport:
-        with self._stack:
+        """Deliver due messages with ``concurrency`` sending threads until none is due."""
+        try:
             self.recover_stale()
-            while max_messages is None or self.report.reserved < max_messages:
-                size = self.batch_size
-                if max_messages is not None:
-                    size = min(size, max_messages - self.report.reserved)
-                ids = self.reserve(size)
-                if not ids:
-                    break
-                for message_id in ids:
-                    self.deliver(message_id)
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch") as pool:
+                while max_messages is None or self.report.reserved < max_messages:
+                    size = self.batch_size
+                    if max_messages is not None:
+                        size = min(size, max_messages - self.report.reserved)
+                    ids = self.reserve(size)
+                    if not ids:
+                        break
+                    if self.concurrency == 1:
+                        for message_id in ids:
+                            self.deliver(message_id)
+                    else:
+                        list(pool.map(self.deliver, ids))
+        finally:
+            for stack in self._stacks:
+                stack.close()
         return self.report
 
     def recover_stale(self) -> None:
@@ -159,11 +189,11 @@ class Dispatcher:
                 if cls is not None and cls.idempotent_delivery:
                     row.status = "pending"
                     row.due_at = self.now
-                    self.report.recovered += 1
+                    self._count("recovered")
                 else:
                     row.status = "failed"
                     row.last_error = UNKNOWN_OUTCOME
-                    self.report.unknown_outcome += 1
+                    self._count("unknown_outcome")
 
     def reserve(self, size: int) -> list[int]:
         """Reserve up to ``size`` due messages for this run (step 1)."""
@@ -190,7 +220,7 @@ class Dispatcher:
                 .where(OutboxMessage.id.in_(candidates), OutboxMessage.claim_token == self.token)
                 .order_by(OutboxMessage.due_at, OutboxMessage.id)
             ).all()
-        self.report.reserved += len(ids)
+        self._count("reserved", len(ids))
         return list(ids)
 
     def deliver(self, message_id: int) -> None:
@@ -198,26 +228,26 @@ class Dispatcher:
         with Session(self.engine, expire_on_commit=False) as session:
             row = session.get(OutboxMessage, message_id)
             if row is None or row.claim_token != self.token or row.status != "pending":
-                self.report.lost_race += 1
+                self._count("lost_race")
                 return
             account = session.get(Account, row.account_id) if row.account_id else None
             contact = session.get(Contact, row.contact_id) if row.contact_id else None
             adapter = self.channel(session, row.channel)
             if isinstance(adapter, str):
                 self._release(session, row, adapter, self.now + DISABLED_RECHECK)
-                self.report.waiting_for_channel += 1
+                self._count("waiting_for_channel")
                 return
             if adapter.audience == CUSTOMER and contact is not None:
                 if unsubscribed(contact.unsubscribed, row.channel):
                     self._finish(session, row, "suppressed", f"contact unsubscribed: {row.channel}")
-                    self.report.suppressed += 1
+                    self._count("suppressed")
                     return
                 if self.guards.quiet_hours and row.channel in self.guards.quiet_hours.channels:
                     tz = zone(contact.timezone, account.timezone if account else None)
                     until = quiet_until(self.now, tz, self.guards.quiet_hours)
                     if until is not None:
                         self._release(session, row, None, until)
-                        self.report.deferred += 1
+                        self._count("deferred")
                         return
             started = session.execute(
                 update(OutboxMessage)
@@ -231,7 +261,7 @@ class Dispatcher:
             ).rowcount
             session.commit()
             if started != 1:
-                self.report.lost_race += 1
+                self._count("lost_race")
                 return
             session.refresh(row)
             envelope = _envelope(row, account, contact)
@@ -242,11 +272,11 @@ class Dispatcher:
                 return
             except SkippableError as exc:
                 self._finish(session, row, "suppressed", str(exc))
-                self.report.suppressed += 1
+                self._count("suppressed")
                 return
             except FatalError as exc:
                 self._finish(session, row, "failed", str(exc))
-                self.report.failed += 1
+                self._count("failed")
                 return
             row.status = "sent"
             row.sent_at = self.now
@@ -256,7 +286,7 @@ class Dispatcher:
             row.last_error = None
             row.claim_token = None
             session.commit()
-            self.report.sent += 1
+            self._count("sent")
 
     def _release(self, session: Session, row: OutboxMessage, why: str | None, until) -> None:
         row.claim_token = None
@@ -275,7 +305,7 @@ class Dispatcher:
     def _retry(self, session: Session, row: OutboxMessage, exc: RetriableError) -> None:
         if row.attempts >= MAX_ATTEMPTS:
             self._finish(session, row, "failed", f"gave up after {row.attempts} attempts: {exc}")
-            self.report.failed += 1
+            self._count("failed")
             return
         row.status = "pending"
         row.claim_token = None
@@ -283,7 +313,7 @@ class Dispatcher:
         row.due_at = self.now + backoff(row.attempts, exc.retry_after)
         row.last_error = str(exc)[:2000]
         session.commit()
-        self.report.retrying += 1
+        self._count("retrying")
 
 
 def _channel_class(name: str) -> type[Channel] | None:
@@ -350,6 +380,9 @@ def dispatch_due(
     now: datetime | None = None,
     max_messages: int | None = None,
     batch_size: int = 100,
+    concurrency: int = 4,
 ) -> DispatchReport:
     """Deliver every due message (up to ``max_messages``); see the module docs."""
-    return Dispatcher(engine, config, guards, now=now, batch_size=batch_size).run(max_messages)
+    return Dispatcher(
+        engine, config, guards, now=now, batch_size=batch_size, concurrency=concurrency
+    ).run(max_messages)

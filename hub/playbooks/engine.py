@@ -430,9 +430,9 @@ class Run:
     # -- writes ----------------------------------------------------------------------------
     def _write(self) -> None:
         self.session.flush()
-        enqueue_many(self.session, self.messages, self.now)
+        enqueue_many(self.session, self.messages, self.now, returning=False)
         if self.outcomes:
-            self.session.execute(insert(StepOutcome), self.outcomes)
+            self.session.connection().execute(insert(StepOutcome.__table__), self.outcomes)
         for account_id, values in self.account_changes.items():
             self.session.execute(
                 update(Account)

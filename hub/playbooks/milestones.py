@@ -140,6 +140,9 @@ def detect(
         if (account_id, key) not in found or at < found[(account_id, key)][0]:
             found[(account_id, key)] = (at, evidence)
 
+    ids = sorted(facts)
+    if not ids:
+        return []
     by_event: dict[str, list[str]] = {}
     for m in config.milestones.values():
         for rule in m.rules:
@@ -149,8 +152,7 @@ def detect(
         for account_id, name, at in session.execute(
             select(Event.account_id, Event.name, func.min(Event.occurred_at))
             .where(
-                Event.account_id >= lo,
-                Event.account_id <= hi,
+                Event.account_id.in_(ids),
                 Event.name.in_(sorted(by_event)),
                 Event.occurred_at <= now,
             )
@@ -172,8 +174,7 @@ def detect(
                 for account_id, at in session.execute(
                     select(MetricSample.account_id, func.min(MetricSample.measured_at))
                     .where(
-                        MetricSample.account_id >= lo,
-                        MetricSample.account_id <= hi,
+                        MetricSample.account_id.in_(ids),
                         MetricSample.metric == rule.metric,
                         MetricSample.measured_at <= now,
                         cond,

@@ -100,30 +100,37 @@ class OutgoingMessage:
 
 def _insert(session: Session):
     dialect = session.get_bind().dialect.name
+    table = OutboxMessage.__table__
     if dialect == "postgresql":
-        return postgresql.insert(OutboxMessage)
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(OutboxMessage)
+        return sqlite.insert(table)
     raise RuntimeError(f"the outbox needs PostgreSQL or SQLite, not {dialect}")
 
 
 def enqueue_many(
-    session: Session, messages: list[OutgoingMessage], now: datetime | None = None
+    session: Session,
+    messages: list[OutgoingMessage],
+    now: datetime | None = None,
+    returning: bool = True,
 ) -> dict[str, int]:
-    """Queue ``messages``; answer {idempotency_key: id} for the rows newly inserted."""
+    """Queue ``messages``; answer {idempotency_key: id} for the rows newly inserted (or {}
+    without ``returning``, the fast path for large batches)."""
     if not messages:
         return {}
     now = now or utcnow()
     rows = [m.row(now) for m in messages]
-    stmt = (
-        _insert(session)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMessage.id, OutboxMessage.idempotency_key)
-    )
+    stmt = _insert(session).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    connection = session.connection()
+    if not returning:
+        for start in range(0, len(rows), 1000):
+            connection.execute(stmt, rows[start : start + 1000])
+        return {}
+    stmt = stmt.returning(OutboxMessage.__table__.c.id, OutboxMessage.__table__.c.idempotency_key)
     inserted: dict[str, int] = {}
-    for start in range(0, len(rows), 500):
-        result = session.execute(stmt, rows[start : start + 500])
-        inserted.update({key: ident for ident, key in result.all()})
+    for row in rows:
+        for ident, key in connection.execute(stmt, row):
+            inserted[key] = ident
     return inserted
 
 

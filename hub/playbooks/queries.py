@@ -38,6 +38,9 @@ from hub.playbooks.facts import (
 from hub.playbooks.guards import PastEnrolment
 
 CUSTOMER_CHANNELS = ("email", "sms", "inapp")
+EVENTS_BY_ACCOUNT = "INDEXED BY ix_events_account_time"
+"""SQLite: walk each account's events by time (the planner may prefer the name index, which
+reads every account's events of that name in the window)."""
 
 
 def day_of(session: Session, column):
@@ -198,14 +201,15 @@ def load_facts(
                 facts[r.account_id].nps.append(
                     NpsAnswer(r.id, r.score, r.answered_at, r.contact_id)
                 )
-    _events(session, lo, hi, now, needs, facts)
+    ids = sorted(facts)
+    _events(session, ids, now, needs, facts)
     if needs.feature_days:
         feature = Event.properties["feature"].as_string()
         for r in session.execute(
             select(Event.account_id, feature.label("feature"), func.max(Event.occurred_at))
+            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
             .where(
-                Event.account_id >= lo,
-                Event.account_id <= hi,
+                Event.account_id.in_(ids),
                 Event.name == "feature_used",
                 Event.occurred_at > now - timedelta(days=needs.feature_days),
                 Event.occurred_at <= now,
@@ -215,7 +219,7 @@ def load_facts(
             if r[0] in facts and r[1]:
                 facts[r[0]].features[r[1]] = _aware(r[2])
     for window in needs.metrics:
-        _metric(session, window, lo, hi, now, facts)
+        _metric(session, window, ids, now, facts)
     enrolments: dict[int, list[JourneyEnrolment]] = defaultdict(list)
     for e in session.scalars(
         select(JourneyEnrolment)
@@ -287,27 +291,28 @@ def _latest_two(session, model, value_col, label_col, at_col, lo, hi, now, facts
             )
 
 
-def _events(session, lo, hi, now, needs: Needs, facts) -> None:
-    if not needs.events:
-        return
-    longest = max(needs.events.values())
-    for r in session.execute(
-        select(Event.account_id, Event.name, func.max(Event.occurred_at))
-        .where(
-            Event.account_id >= lo,
-            Event.account_id <= hi,
-            Event.name.in_(sorted(needs.events)),
-            Event.occurred_at > now - longest,
-            Event.occurred_at <= now,
-        )
-        .group_by(Event.account_id, Event.name)
-    ):
-        at = _aware(r[2])
-        if r[0] in facts and at > now - needs.events[r[1]]:
-            facts[r[0]].events[r[1]] = at
+def _events(session, ids: list[int], now, needs: Needs, facts) -> None:
+    """The last time of each needed event, one grouped query per distinct look-back."""
+    by_lookback: dict[timedelta, list[str]] = defaultdict(list)
+    for name, lookback in needs.events.items():
+        by_lookback[lookback].append(name)
+    for lookback, event_names in by_lookback.items():
+        for r in session.execute(
+            select(Event.account_id, Event.name, func.max(Event.occurred_at))
+            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
+            .where(
+                Event.account_id.in_(ids),
+                Event.name.in_(sorted(event_names)),
+                Event.occurred_at > now - lookback,
+                Event.occurred_at <= now,
+            )
+            .group_by(Event.account_id, Event.name)
+        ):
+            if r[0] in facts:
+                facts[r[0]].events[r[1]] = _aware(r[2])
 
 
-def _metric(session, window: MetricWindow, lo, hi, now, facts) -> None:
+def _metric(session, window: MetricWindow, ids: list[int], now, facts) -> None:
     """Per account: baseline and recent stats of one metric over whole UTC days before today."""
     today = now.date()
     recent_start = today - timedelta(days=window.recent_days)
@@ -318,9 +323,9 @@ def _metric(session, window: MetricWindow, lo, hi, now, facts) -> None:
         day = day_of(session, Event.occurred_at)
         daily = (
             select(Event.account_id.label("a"), day.label("d"), func.count().label("v"))
+            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
             .where(
-                Event.account_id >= lo,
-                Event.account_id <= hi,
+                Event.account_id.in_(ids),
                 Event.name.in_(USAGE_EVENTS),
                 Event.occurred_at >= start_at,
                 Event.occurred_at < end_at,
@@ -337,8 +342,7 @@ def _metric(session, window: MetricWindow, lo, hi, now, facts) -> None:
                 func.avg(MetricSample.value).label("v"),
             )
             .where(
-                MetricSample.account_id >= lo,
-                MetricSample.account_id <= hi,
+                MetricSample.account_id.in_(ids),
                 MetricSample.metric == window.metric,
                 MetricSample.measured_at >= start_at,
                 MetricSample.measured_at < end_at,

@@ -435,15 +435,18 @@ def _kill_mid_dispatch(app, env, mailbox: Mailbox) -> None:
                     select(OutboxMessage.status).where(OutboxMessage.playbook_key == "kill_test")
                 )
             )
-        assert statuses["sent"] == 2 and statuses["sending"] == 1, statuses
+        # the held message (and any other in flight on the 4 sending threads) is 'sending'
+        assert statuses["sending"] >= 1 and sum(statuses.values()) == 12, statuses
+        in_flight = statuses["sending"]
+        time.sleep(0.5)  # let the server finish (or drop) the held message
+        received_at_kill = sum(k.startswith("kill_test:") for k in mailbox.keys)
         mailbox.hold_at = None
         worker = _start_worker(env)
         try:
             # a retried job at the same moment sends nothing: the rest is still reserved
             _wait(enqueue(dispatch_due, as_of.isoformat()), env)
-            # two delivered; the held one may or may not have reached the server
-            assert sum(k.startswith("kill_test:") for k in mailbox.keys) in (2, 3)
-            # after the lease the reservation expires; the interrupted e-mail is not re-sent
+            assert sum(k.startswith("kill_test:") for k in mailbox.keys) == received_at_kill
+            # after the lease the reservation expires; the interrupted e-mails are not re-sent
             later = (as_of + LEASE + timedelta(minutes=1)).isoformat()
             _wait(enqueue(dispatch_due, later), env)
         finally:
@@ -454,11 +457,11 @@ def _kill_mid_dispatch(app, env, mailbox: Mailbox) -> None:
             ).all()
             keys = {r.idempotency_key for r in rows}
             unknown = [r for r in rows if r.status == "failed"]
-            assert [r.last_error for r in unknown] == [UNKNOWN_OUTCOME]
-            assert sum(r.status == "sent" for r in rows) == len(rows) - 1
+            assert [r.last_error for r in unknown] == [UNKNOWN_OUTCOME] * in_flight
+            assert sum(r.status == "sent" for r in rows) == len(rows) - in_flight
         received = Counter(k for k in mailbox.keys if k in keys)
         assert max(received.values()) == 1  # nothing twice
         sent = {r.idempotency_key for r in rows if r.status == "sent"}
         assert sent <= set(received)  # every message marked sent arrived
-        assert len(received) in (len(rows) - 1, len(rows))  # the interrupted one: 0 or 1 time
+        assert len(rows) - in_flight <= len(received) <= len(rows)  # interrupted: 0 or 1 time
         assert job.get_status(refresh=True) != "finished"

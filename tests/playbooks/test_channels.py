@@ -31,7 +31,8 @@ CONTEXT = ChannelContext(base_url="http://hub.test", secret_key="k")
 
 def _dispatch(app, config, now=T0):
     with app.app_context():
-        return dispatch_due(db.engine, config, loader.guard_settings(), now=now)
+        # one sending thread: the faked responses below are consumed in order
+        return dispatch_due(db.engine, config, loader.guard_settings(), now=now, concurrency=1)
 
 
 def _save_integration(client, admin_headers, name, values):

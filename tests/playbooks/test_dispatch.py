@@ -184,3 +184,25 @@ def test_two_dispatchers_never_start_the_same_message(app, session, mail_config)
         assert b.report.lost_race == 1
         a.deliver(ids_a[0])
         assert a.report.sent == 1
+
+
+def test_concurrent_senders_deliver_each_message_once(app, session, smtp, mail_config):
+    """Four sending threads, each with its own SMTP connection: 40 messages, 40 deliveries."""
+    mailbox, _ = smtp
+    account = add_account(session)
+    contacts = [add_contact(session, account, email=f"c{i}@example.com") for i in range(40)]
+    enqueue_many(
+        session,
+        [
+            OutgoingMessage("email", account.id, c.id, "pb", "bulk", 1, subject="Hi", body="x")
+            for c in contacts
+        ],
+        now=T0,
+    )
+    session.commit()
+    with app.app_context():
+        report = dispatch_due(
+            db.engine, mail_config, loader.guard_settings(), now=T0, concurrency=4, batch_size=7
+        )
+    assert report.sent == 40 and report.reserved == 40
+    assert len(mailbox.messages) == 40 and len(set(mailbox.keys())) == 40
