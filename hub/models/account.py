@@ -33,7 +33,6 @@ class Account(Base):
     churned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     owner_email: Mapped[str | None] = mapped_column(String(255), index=True)
     owner_salesforce_id: Mapped[str | None] = mapped_column(String(18))
-    salesforce_modstamp: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last applied
     lifecycle_stage: Mapped[str] = mapped_column(String(32), default="onboarding", index=True)
     status: Mapped[str] = mapped_column(String(32), default="active", index=True)
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64))
@@ -55,7 +54,6 @@ class Contact(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     salesforce_id: Mapped[str | None] = mapped_column(String(18), unique=True)
-    salesforce_modstamp: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last applied
     mixpanel_distinct_id: Mapped[str | None] = mapped_column(String(255), index=True)
     email: Mapped[str | None] = mapped_column(String(255), index=True)
     name: Mapped[str | None] = mapped_column(String(255))

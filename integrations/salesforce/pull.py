@@ -255,7 +255,9 @@ def pull_records(
     mappings: list[mapping.FieldMapping] = []
     if sobject == "Account":
         mappings, _missing = account_mappings(client, transaction, settings)
-    ctx = PullContext(settings, mappings, now or utcnow())
+    # applied even when the stamp is already known: an Outbound Message may have carried
+    # only some of the record's fields (the ingest applied those and stored the stamp)
+    ctx = PullContext(settings, mappings, now or utcnow(), force=True)
     stream = STREAMS[sobject]
     count = _apply_by_ids(client, transaction, stream, _fields_for(stream, mappings), ids, ctx)
     return {

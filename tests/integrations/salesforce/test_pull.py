@@ -185,3 +185,24 @@ def test_pull_records_by_id_leaves_the_cursor(app, sf_http, make_client):
     assert "WHERE Id IN ('001D000000IqhSLIAZ')" in soql and "ORDER BY" not in soql
     assert report["records"] == 1 and report["invalid_ids"] == ["bad id!"]
     assert cursor is None
+
+
+def test_named_records_are_applied_even_at_a_known_stamp(app, sf_http, make_client):
+    """The Outbound Message ingest may have stored the stamp with only some fields: a pull by
+    id applies the full record anyway; the incremental pull skips it as a duplicate."""
+    rid = "001000000000001AAA"
+    sf_http.get(DESCRIBE, json=sfdocs.describe(*CUSTOM))
+    sf_http.get(QUERY_ALL, json=sfdocs.query_page([acme(rid, "2026-11-01T10:00:00.000+0000")]))
+    client = make_client()
+    with app.app_context():
+        pull(client, db.begin, client.settings, sobjects=("Account",))
+        account = db.session.scalar(select(Account))
+        assert account.attributes["salesforce"]["SystemModstamp"].startswith("2026-11-01T10:00")
+        full = acme(rid, "2026-11-01T10:00:00.000+0000", Plan__c="enterprise")
+        sf_http.replace("GET", QUERY_ALL, json=sfdocs.query_page([full]))
+        pull(client, db.begin, client.settings, sobjects=("Account",))
+        db.session.expire_all()
+        assert db.session.scalar(select(Account.plan)) == "pro"  # same stamp: a duplicate
+        pull_records(client, db.begin, client.settings, "Account", [rid])
+        db.session.expire_all()
+        assert db.session.scalar(select(Account.plan)) == "enterprise"
