@@ -178,7 +178,11 @@ def test_nps_csat_ces_and_support(session):
     session.add(SurveyResponse(account_id=a.id, kind="csat", score=4, answered_at=day))
     session.add(SurveyResponse(account_id=a.id, kind="ces", score=6, answered_at=day))
     session.add(SurveyResponse(account_id=a.id, kind="ces", score=3, answered_at=day))
-    session.add(SurveyResponse(account_id=a.id, kind="nps", score=0, answered_at=at(JAN.end) + timedelta(days=1)))
+    session.add(
+        SurveyResponse(
+            account_id=a.id, kind="nps", score=0, answered_at=at(JAN.end) + timedelta(days=1)
+        )
+    )
     session.flush()
     values = figures(session)["all"]["values"]
     assert values["nps"] == pytest.approx(25.0)
