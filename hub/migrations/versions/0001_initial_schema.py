@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 08:16:27.819974
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("domain", sa.String(length=255), nullable=True),
         sa.Column("segment", sa.String(length=32), nullable=False),
         sa.Column("plan", sa.String(length=64), nullable=True),
-        sa.Column("mrr", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("mrr", sa.Numeric(precision=14, scale=2, asdecimal=False), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("signup_date", sa.Date(), nullable=True),
         sa.Column("renewal_date", sa.Date(), nullable=True),
@@ -104,6 +104,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("version", name=op.f("uq_churn_models_version")),
     )
     op.create_table(
+        "growth_config_versions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.String(length=255), nullable=True),
+        sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_growth_config_versions")),
+        sa.UniqueConstraint("kind", "version", name=op.f("uq_growth_config_versions_kind_version")),
+    )
+    with op.batch_alter_table("growth_config_versions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_growth_config_versions_kind"), ["kind"], unique=False)
+
+    op.create_table(
         "health_config_versions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -127,6 +141,10 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("received_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("processed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("job_id", sa.String(length=64), nullable=True),
+        sa.Column("claimed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("result", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
         sa.UniqueConstraint("source", "external_id", name=op.f("uq_inbox_source_external_id")),
     )
@@ -156,6 +174,16 @@ def upgrade() -> None:
         sa.Column("computed_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_rollups")),
         sa.UniqueConstraint("day", "segment", name=op.f("uq_kpi_rollups_day_segment")),
+    )
+    op.create_table(
+        "kpi_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("updated_by", sa.String(length=255), nullable=True),
+        sa.Column("updated_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_settings")),
+        sa.UniqueConstraint("key", name=op.f("uq_kpi_settings_key")),
     )
     op.create_table(
         "playbook_versions",
@@ -231,7 +259,9 @@ def upgrade() -> None:
         sa.Column("last_run_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_stats", sa.JSON(), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -310,6 +340,7 @@ def upgrade() -> None:
         sa.Column("playbook_key", sa.String(length=128), nullable=False),
         sa.Column("playbook_version", sa.Integer(), nullable=False),
         sa.Column("occurrence", sa.Integer(), nullable=False),
+        sa.Column("trigger_ref", sa.String(length=255), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("current_step", sa.Integer(), nullable=False),
         sa.Column("next_run_at", hub.db.UTCDateTime(timezone=True), nullable=True),
@@ -330,6 +361,12 @@ def upgrade() -> None:
             "playbook_key",
             "occurrence",
             name=op.f("uq_journey_enrolments_account_id_playbook_key_occurrence"),
+        ),
+        sa.UniqueConstraint(
+            "account_id",
+            "playbook_key",
+            "trigger_ref",
+            name=op.f("uq_journey_enrolments_account_id_playbook_key_trigger_ref"),
         ),
     )
     with op.batch_alter_table("journey_enrolments", schema=None) as batch_op:
@@ -357,38 +394,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "key", name=op.f("uq_milestones_account_id_key")),
     )
     op.create_table(
-        "offers",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("account_id", sa.Integer(), nullable=False),
-        sa.Column("rule_key", sa.String(length=128), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("window_key", sa.String(length=32), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("target_plan", sa.String(length=64), nullable=True),
-        sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column("salesforce_id", sa.String(length=18), nullable=True),
-        sa.Column("offered_at", hub.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", hub.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("expires_at", hub.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["accounts.id"],
-            name=op.f("fk_offers_account_id_accounts"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_offers")),
-        sa.UniqueConstraint(
-            "account_id",
-            "rule_key",
-            "window_key",
-            name=op.f("uq_offers_account_id_rule_key_window_key"),
-        ),
-    )
-    with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_offers_rule_key"), ["rule_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_offers_status"), ["status"], unique=False)
-
-    op.create_table(
         "push_ledger",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("destination", sa.String(length=32), nullable=False),
@@ -412,14 +417,74 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "salesforce_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sobject", sa.String(length=40), nullable=False),
+        sa.Column("salesforce_id", sa.String(length=18), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=True),
+        sa.Column("account_salesforce_id", sa.String(length=18), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("system_modstamp", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_salesforce_records_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_salesforce_records")),
+        sa.UniqueConstraint(
+            "sobject", "salesforce_id", name=op.f("uq_salesforce_records_sobject_salesforce_id")
+        ),
+    )
+    with op.batch_alter_table("salesforce_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_salesforce_records_account_salesforce_id"),
+            ["account_salesforce_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_salesforce_records_account_sobject", ["account_id", "sobject"], unique=False
+        )
+
+    op.create_table(
+        "salesforce_work",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("sobject", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("salesforce_id", sa.String(length=18), nullable=True),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("attempt_started_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_salesforce_work_account_id_accounts"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_salesforce_work")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_salesforce_work_idempotency_key")),
+    )
+    with op.batch_alter_table("salesforce_work", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_salesforce_work_account_id"), ["account_id"], unique=False
+        )
+
+    op.create_table(
         "subscription_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("occurred_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("plan", sa.String(length=64), nullable=True),
-        sa.Column("mrr_before", sa.Numeric(precision=14, scale=2), nullable=False),
-        sa.Column("mrr_after", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("mrr_before", sa.Numeric(precision=14, scale=2, asdecimal=False), nullable=False),
+        sa.Column("mrr_after", sa.Numeric(precision=14, scale=2, asdecimal=False), nullable=False),
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("source_event_id", sa.String(length=255), nullable=True),
         sa.ForeignKeyConstraint(
@@ -514,6 +579,46 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "offers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("rule_key", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("window_key", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("target_plan", sa.String(length=64), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("salesforce_id", sa.String(length=18), nullable=True),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("offered_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("viewed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_offers_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_offers_contact_id_contacts"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offers")),
+        sa.UniqueConstraint(
+            "account_id",
+            "rule_key",
+            "window_key",
+            name=op.f("uq_offers_account_id_rule_key_window_key"),
+        ),
+    )
+    with op.batch_alter_table("offers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_offers_rule_key"), ["rule_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_offers_status"), ["status"], unique=False)
+
+    op.create_table(
         "outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=255), nullable=False),
@@ -521,6 +626,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=True),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("enrolment_id", sa.Integer(), nullable=True),
+        sa.Column("playbook_key", sa.String(length=128), nullable=True),
+        sa.Column("step_key", sa.String(length=128), nullable=True),
         sa.Column("template", sa.String(length=128), nullable=True),
         sa.Column("subject", sa.String(length=255), nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
@@ -530,6 +637,8 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("due_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claim_token", sa.String(length=32), nullable=True),
+        sa.Column("claimed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("opened_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("clicked_at", hub.db.UTCDateTime(timezone=True), nullable=True),
@@ -557,6 +666,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_playbook_key"), ["playbook_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_status"), ["status"], unique=False)
         batch_op.create_index("ix_outbox_status_due", ["status", "due_at"], unique=False)
 
@@ -567,6 +677,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("clicks", sa.Integer(), nullable=False),
+        sa.Column("invited_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("disabled_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
@@ -611,8 +723,12 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
-        sa.Column("occurrence", sa.Integer(), nullable=False),
+        sa.Column(
+            "occurrence", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("sent_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -641,6 +757,11 @@ def upgrade() -> None:
         sa.Column("code_id", sa.Integer(), nullable=False),
         sa.Column("referred_account_id", sa.Integer(), nullable=True),
         sa.Column("referred_email", sa.String(length=255), nullable=True),
+        sa.Column("referred_stripe_customer_id", sa.String(length=64), nullable=True),
+        sa.Column("click_token", sa.String(length=64), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=True),
+        sa.Column("revenue", sa.Numeric(precision=14, scale=2, asdecimal=False), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("rejection_reason", sa.String(length=255), nullable=True),
         sa.Column("clicked_at", hub.db.UTCDateTime(timezone=True), nullable=True),
@@ -659,8 +780,16 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_referrals")),
+        sa.UniqueConstraint("click_token", name=op.f("uq_referrals_click_token")),
         sa.UniqueConstraint("referred_account_id", name=op.f("uq_referrals_referred_account_id")),
     )
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_referrals_referred_stripe_customer_id"),
+            ["referred_stripe_customer_id"],
+            unique=False,
+        )
+
     op.create_table(
         "survey_responses",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -710,12 +839,17 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("amount", sa.Numeric(precision=14, scale=2, asdecimal=False), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("stripe_object_id", sa.String(length=255), nullable=True),
+        sa.Column("hold_until", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("created_at", hub.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("granted_at", hub.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reversed_at", hub.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -731,17 +865,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reward_ledger")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_reward_ledger_idempotency_key")),
     )
+    with op.batch_alter_table("reward_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_reward_ledger_hold_until"), ["hold_until"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("reward_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reward_ledger_hold_until"))
+
     op.drop_table("reward_ledger")
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_responses_kind"))
         batch_op.drop_index(batch_op.f("ix_survey_responses_answered_at"))
 
     op.drop_table("survey_responses")
+    with op.batch_alter_table("referrals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_referrals_referred_stripe_customer_id"))
+
     op.drop_table("referrals")
     op.drop_table("surveys")
     op.drop_table("step_outcomes")
@@ -749,8 +894,14 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_status_due")
         batch_op.drop_index(batch_op.f("ix_outbox_status"))
+        batch_op.drop_index(batch_op.f("ix_outbox_playbook_key"))
 
     op.drop_table("outbox")
+    with op.batch_alter_table("offers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_offers_status"))
+        batch_op.drop_index(batch_op.f("ix_offers_rule_key"))
+
+    op.drop_table("offers")
     with op.batch_alter_table("metric_samples", schema=None) as batch_op:
         batch_op.drop_index("ix_metric_samples_account_metric_time")
 
@@ -765,12 +916,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subscription_changes_account_id"))
 
     op.drop_table("subscription_changes")
-    op.drop_table("push_ledger")
-    with op.batch_alter_table("offers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_offers_status"))
-        batch_op.drop_index(batch_op.f("ix_offers_rule_key"))
+    with op.batch_alter_table("salesforce_work", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_salesforce_work_account_id"))
 
-    op.drop_table("offers")
+    op.drop_table("salesforce_work")
+    with op.batch_alter_table("salesforce_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_salesforce_records_account_sobject")
+        batch_op.drop_index(batch_op.f("ix_salesforce_records_account_salesforce_id"))
+
+    op.drop_table("salesforce_records")
+    op.drop_table("push_ledger")
     op.drop_table("milestones")
     with op.batch_alter_table("journey_enrolments", schema=None) as batch_op:
         batch_op.drop_index("ix_journey_enrolments_status")
@@ -800,6 +955,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_playbook_versions_key"))
 
     op.drop_table("playbook_versions")
+    op.drop_table("kpi_settings")
     op.drop_table("kpi_rollups")
     op.drop_table("integration_settings")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
@@ -807,6 +963,10 @@ def downgrade() -> None:
 
     op.drop_table("inbox")
     op.drop_table("health_config_versions")
+    with op.batch_alter_table("growth_config_versions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_growth_config_versions_kind"))
+
+    op.drop_table("growth_config_versions")
     op.drop_table("churn_models")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
