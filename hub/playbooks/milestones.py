@@ -14,15 +14,16 @@ Definitions ship in ``defaults/_milestones.yaml``:
     stages:   # a stage is entered once every milestone listed for the segment is reached
       adoption:  {from: onboarding, requires: {individual_miner: [...], "*": [...]}}
 
-A milestone is reached at the first event or metric sample that satisfies one of its rules
-(as of ``now``) and is stored once per account (``Milestone``, unique on account and key).
+A milestone is reached at the first event (any time) or metric sample (in the last 45 days)
+that satisfies one of its rules (as of ``now``) and is stored once per account
+(``Milestone``, unique on account and key).
 Stages only move forward along onboarding -> adoption -> expansion -> advocacy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -33,6 +34,8 @@ from hub.models import Account, Event, MetricSample, Milestone, SurveyResponse
 from hub.playbooks.facts import AccountFacts
 
 STAGE_ORDER = ("onboarding", "adoption", "expansion", "advocacy")
+METRIC_LOOKBACK = timedelta(days=45)
+"""Metric rules look at recent samples only (bounded work per run); events at all history."""
 METRIC_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
@@ -162,6 +165,11 @@ def detect(
             for key in by_event[name]:
                 consider(account_id, key, at, {"event": name})
     for m in config.milestones.values():
+        lacking = [
+            f.id for f in facts.values() if m.key not in f.milestones and m.applies(f.segment)
+        ]
+        if not lacking:
+            continue
         for rule in m.rules:
             if rule.metric:
                 col = MetricSample.value
@@ -174,8 +182,9 @@ def detect(
                 for account_id, at in session.execute(
                     select(MetricSample.account_id, func.min(MetricSample.measured_at))
                     .where(
-                        MetricSample.account_id.in_(ids),
+                        MetricSample.account_id.in_(lacking),
                         MetricSample.metric == rule.metric,
+                        MetricSample.measured_at > now - METRIC_LOOKBACK,
                         MetricSample.measured_at <= now,
                         cond,
                     )
