@@ -15,6 +15,7 @@ from hub.models.integration import ConnectorConfig, IntegrationSetting, PushLedg
 from hub.models.journeys import JourneyEnrolment, Milestone, PlaybookVersion, StepOutcome
 from hub.models.kpi import KpiRollup, KpiSetting
 from hub.models.outbox import OutboxMessage
+from hub.models.rollups import EventDaily, MetricDaily, RollupDay, RollupState
 from hub.models.salesforce import SalesforceRecord, SalesforceWork
 from hub.models.scores import ChurnModelVersion, ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.models.security import ApiToken, AuditLog, User
@@ -28,6 +29,7 @@ __all__ = [
     "ConnectorConfig",
     "Contact",
     "Event",
+    "EventDaily",
     "GrowthConfigVersion",
     "HealthConfigVersion",
     "HealthScore",
@@ -36,6 +38,7 @@ __all__ = [
     "JourneyEnrolment",
     "KpiRollup",
     "KpiSetting",
+    "MetricDaily",
     "MetricSample",
     "Milestone",
     "Offer",
@@ -45,6 +48,8 @@ __all__ = [
     "Referral",
     "ReferralCode",
     "RewardLedgerEntry",
+    "RollupDay",
+    "RollupState",
     "SalesforceRecord",
     "SalesforceWork",
     "StepOutcome",
