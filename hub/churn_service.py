@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from hub import churn_registry, scoring_config
+from hub import churn_registry, scoring_config, scoring_rollup
 from hub.audit import record
 from hub.models import Event
 from hub.scoring_history import history_start, load_history
 from hub.scoring_service import predict
-from hub.scoring_store import Scope, account_ids, at_midnight, epoch_day_of, load_for_scoring
+from hub.scoring_sql import Scope, at_midnight, epoch_day_of
+from hub.scoring_store import account_ids, load_for_scoring
 from scoring import training
 from scoring.config import ScoringConfig
 from scoring.features import FeatureBuilder
@@ -36,6 +37,7 @@ def training_dataset(engine: Engine, config: ScoringConfig, end_day: int) -> tra
     chunk by chunk of account ids so only one chunk's daily history is in memory at once."""
     churn = config.churn
     start = history_start(end_day, churn.history_days)
+    scoring_rollup.ensure(engine, config.features, start, end_day)
     with engine.connect() as conn:
         ids = account_ids(conn, Scope(alive_only=False))
         first = conn.scalar(

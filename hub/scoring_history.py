@@ -9,21 +9,19 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
+from hub import scoring_rollup
 from hub.models import Event, HealthScore, MetricSample
-from hub.scoring_store import (
+from hub.scoring_sql import (
     Scope,
     at_midnight,
     epoch_day_of,
     event_names,
     feature_of,
-    load_accounts,
-    load_milestones,
-    load_subscriptions,
-    load_surveys,
     name_filter,
     only_accounts,
     rows_frame,
 )
+from hub.scoring_store import load_accounts, load_milestones, load_subscriptions, load_surveys
 from scoring import frames
 from scoring.config import FeatureConfig
 from scoring.frames import ScoringInputs
@@ -32,9 +30,28 @@ from scoring.frames import ScoringInputs
 def load_history(
     conn: Connection, config: FeatureConfig, end_day: int, start_day: int, scope: Scope
 ) -> ScoringInputs:
-    """Daily inputs from ``start_day`` to before ``end_day`` for training snapshots."""
-    dialect = conn.dialect.name
+    """Daily inputs from ``start_day`` to before ``end_day`` for training snapshots: from
+    the daily roll-ups when they cover the days, else from the raw rows (same result)."""
     accounts = load_accounts(conn, config, scope)
+    if scoring_rollup.covers(conn, config, start_day, end_day):
+        daily, metrics = scoring_rollup.read_daily(conn, config, start_day, end_day, scope)
+        daily["feature"] = daily["feature"].replace("", None)
+    else:
+        daily, metrics = _raw_daily(conn, config, start_day, end_day, scope)
+    return ScoringInputs(
+        accounts=accounts,
+        activity=only_accounts(frames.activity_from_daily(daily, config.active_events), accounts),
+        metrics=only_accounts(metrics, accounts),
+        milestones=only_accounts(load_milestones(conn, config, end_day, scope), accounts),
+        surveys=only_accounts(load_surveys(conn, end_day, scope), accounts),
+        subscriptions=only_accounts(load_subscriptions(conn, end_day, scope), accounts),
+    )
+
+
+def _raw_daily(
+    conn: Connection, config: FeatureConfig, start_day: int, end_day: int, scope: Scope
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    dialect = conn.dialect.name
     start, end = at_midnight(start_day), at_midnight(end_day)
     day = epoch_day_of(Event.occurred_at, dialect)
     inner = (
@@ -60,7 +77,6 @@ def load_history(
         select(*keys, func.count()).group_by(*keys),
         ["account_id", "day", "event", "feature", "count"],
     )
-    activity = frames.activity_from_daily(daily, config.active_events)
     mday = epoch_day_of(MetricSample.measured_at, dialect)
     minner = (
         select(
@@ -85,14 +101,7 @@ def load_history(
         ),
         list(frames.METRIC_COLUMNS),
     )
-    return ScoringInputs(
-        accounts=accounts,
-        activity=only_accounts(activity, accounts),
-        metrics=only_accounts(frames.typed(metrics, "metrics"), accounts),
-        milestones=only_accounts(load_milestones(conn, config, end_day, scope), accounts),
-        surveys=only_accounts(load_surveys(conn, end_day, scope), accounts),
-        subscriptions=only_accounts(load_subscriptions(conn, end_day, scope), accounts),
-    )
+    return daily, frames.typed(metrics, "metrics")
 
 
 def load_score_history(

@@ -10,18 +10,19 @@ retried chunk writes the same rows again instead of duplicating them.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from hub import churn_registry, scoring_config
+from hub import churn_registry, scoring_config, scoring_rollup
 from hub.models import ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.scoring_history import load_score_history
 from hub.scoring_results import write_health, write_predictions
@@ -29,11 +30,12 @@ from hub.scoring_store import Scope, account_ids, load_for_scoring
 from scoring.churn import ChurnModel, risk_segments
 from scoring.config import ScoringConfig, parse_config
 from scoring.features import FeatureBuilder
-from scoring.frames import epoch_day
+from scoring.frames import LOOKBACK_DAYS, epoch_day
 from scoring.health import percentile_reference, score_health, trends
 
 CHUNK_SIZE = 20_000
-REFERENCE_SAMPLE = 20_000
+REFERENCE_SAMPLE = 5_000
+REFERENCE_RANGES = 5
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RunPlan:
     chunks: list[tuple[int, int]]
     accounts: int
     reference: dict[str, Any] | None = None
+    rollup: dict[str, int] | None = None  # days (re)rolled up before the run, per kind
     started: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +84,7 @@ def plan_run(
         config, version = scoring_config.load(session)
         model = churn_registry.active_row(session)
         model_version = model.version if model else None
+    rolled = scoring_rollup.ensure(engine, config.features, day - LOOKBACK_DAYS, day)
     with engine.connect() as conn:
         ids = account_ids(conn, Scope())
     chunks = [
@@ -94,14 +98,28 @@ def plan_run(
         model_version=model_version,
         chunks=chunks,
         accounts=len(ids),
+        rollup={kind: r["days_rolled"] for kind, r in rolled.items()},
     )
     if len(chunks) > 1:
-        k = max(1, math.ceil(len(ids) / reference_sample))
-        with engine.connect() as conn:
-            sample = load_for_scoring(conn, config.features, day, Scope(modulo=(k, 0)))
-        features = FeatureBuilder(sample, config.features).at(day)
-        plan.reference = percentile_reference(features, config.health)
+        plan.reference = _reference(engine, config, day, ids, reference_sample)
     return plan
+
+
+def _reference(
+    engine: Engine, config: ScoringConfig, day: int, ids: np.ndarray, sample: int
+) -> dict[str, Any]:
+    """Percentile reference values from a sample of the tenant: ``REFERENCE_RANGES`` runs
+    of consecutive ids spread over all ids (ranges read through the account index; ids
+    follow signup order, so spreading them covers old and new accounts alike)."""
+    per_range = max(1, sample // REFERENCE_RANGES)
+    starts = np.linspace(0, max(len(ids) - per_range, 0), REFERENCE_RANGES).astype(int)
+    features = []
+    with engine.connect() as conn:
+        for start in sorted(set(starts.tolist())):
+            lo, hi = int(ids[start]), int(ids[min(start + per_range, len(ids)) - 1])
+            inputs = load_for_scoring(conn, config.features, day, Scope(lo=lo, hi=hi))
+            features.append(FeatureBuilder(inputs, config.features).at(day))
+    return percentile_reference(pd.concat(features, ignore_index=True), config.health)
 
 
 def score_chunk(engine: Engine, plan: RunPlan, lo: int, hi: int) -> dict[str, Any]:
@@ -178,6 +196,7 @@ def merge_summaries(plan: RunPlan, parts: list[dict[str, Any]]) -> dict[str, Any
         "model_version": plan.model_version,
         "accounts": plan.accounts,
         "chunks": len(plan.chunks),
+        "rollup_days": plan.rollup,
         "scored": sum(p["scored"] for p in parts),
         "predicted": sum(p["predicted"] for p in parts),
         "tiers": dict(tiers),

@@ -9,62 +9,31 @@ or a modulo sample of accounts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, time
 from itertools import pairwise
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.engine import Connection
 
+from hub import scoring_rollup
 from hub.models import Account, Event, MetricSample, SubscriptionChange, SurveyResponse
+from hub.scoring_sql import (
+    Scope,
+    at_midnight,
+    epoch_day_of,
+    event_names,
+    feature_of,
+    name_filter,
+    only_accounts,
+    rows_frame,
+    with_active,
+)
 from scoring import frames
 from scoring.config import FeatureConfig
 from scoring.frames import ScoringInputs
 
-JULIAN_EPOCH = 2440587.5
 DEAD_STATUSES = ("churned", "canceled")
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which accounts a load covers."""
-
-    lo: int | None = None  # lowest account id (inclusive)
-    hi: int | None = None  # highest account id (inclusive)
-    modulo: tuple[int, int] | None = None  # (k, r): ids with id % k == r
-    alive_only: bool = True  # customers only (not churned, not deleted)
-
-    def where(self, column) -> list:
-        conds = []
-        if self.lo is not None:
-            conds.append(column >= self.lo)
-        if self.hi is not None:
-            conds.append(column <= self.hi)
-        if self.modulo is not None:
-            k, r = self.modulo
-            conds.append(column % k == r)
-        return conds
-
-
-def at_midnight(day: int) -> datetime:
-    return datetime.combine(frames.day_to_date(day), time(0), tzinfo=UTC)
-
-
-def epoch_day_of(column, dialect: str):
-    """SQL for the epoch day (UTC) of a date/time column."""
-    if dialect == "sqlite":
-        return cast(func.julianday(column) - JULIAN_EPOCH, Integer)
-    return cast(func.floor(func.extract("epoch", column) / 86400.0), Integer)
-
-
-def rows_frame(conn: Connection, stmt, columns: list[str]) -> pd.DataFrame:
-    """The rows of ``stmt`` as a frame (built column-wise: much faster than from rows)."""
-    rows = conn.execute(stmt).all()
-    if not rows:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
 def _alive(scope: Scope) -> list:
@@ -107,38 +76,12 @@ def account_ids(conn: Connection, scope: Scope) -> np.ndarray:
     return np.fromiter(conn.scalars(stmt), dtype="int64")
 
 
-def event_names(config: FeatureConfig) -> list[str]:
-    names = {
-        *config.active_events,
-        *config.session_events,
-        *config.in_app_events,
-        *config.email_open_events,
-        *config.email_click_events,
-        *config.ticket_events,
-        config.feature_event,
-    }
-    return sorted(names)
-
-
 def _event_scope(scope: Scope, accounts: pd.DataFrame) -> list:
     conds = scope.where(Event.account_id)
     if scope.alive_only and len(accounts):
         conds += [Event.account_id >= int(accounts["account_id"].min())]
         conds += [Event.account_id <= int(accounts["account_id"].max())]
     return conds
-
-
-def feature_of(config: FeatureConfig):
-    return case(
-        (Event.name == config.feature_event, Event.properties[config.feature_property].as_string()),
-        else_=None,
-    )
-
-
-def name_filter(column, scope: Scope):
-    """``column`` for an IN filter; for an id-range scope, written so that SQLite's planner
-    walks the (account, time) index rather than the (name, time) one."""
-    return column + "" if scope.lo is not None or scope.hi is not None else column
 
 
 def load_activity_buckets(
@@ -178,37 +121,7 @@ def load_activity_buckets(
     day_bit = literal(1).op("<<")(c.day - c.bucket)
     stmt = select(*keys, func.count(), func.sum(distinct(day_bit))).group_by(*keys)
     rows = rows_frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
-    return frames.typed(_with_active(rows, config.active_events), "activity")
-
-
-def _with_active(rows: pd.DataFrame, active_events: tuple[str, ...]) -> pd.DataFrame:
-    """Days and last day from each row's day mask, plus the ``ACTIVE`` rows (the OR of the
-    masks of the active events per account and bucket)."""
-    if rows.empty:
-        return frames.empty_activity()
-    rows = rows.astype({"account_id": "int64", "day": "int64", "count": "int64"})
-    mask = rows.pop("mask").to_numpy(dtype="int64")
-    active = rows["event"].isin(active_events).to_numpy()
-    grouped = (
-        pd.DataFrame({"account_id": rows["account_id"], "day": rows["day"], "mask": mask})[active]
-        .groupby(["account_id", "day"], sort=False)["mask"]
-        .agg(np.bitwise_or.reduce)
-        .reset_index()
-    )
-    act_mask = grouped.pop("mask").to_numpy(dtype="int64")
-    act = grouped.assign(event=frames.ACTIVE, feature=None, count=_popcount(act_mask))
-    act["days"], act["last_day"] = act["count"], act["day"] + _highest_bit(act_mask)
-    rows["days"], rows["last_day"] = _popcount(mask), rows["day"] + _highest_bit(mask)
-    return pd.concat([rows, act[rows.columns]], ignore_index=True)
-
-
-def _popcount(mask: np.ndarray) -> np.ndarray:
-    as_bytes = mask.astype("<u8").view(np.uint8).reshape(-1, 8)
-    return np.unpackbits(as_bytes, axis=1).sum(axis=1).astype("int64")
-
-
-def _highest_bit(mask: np.ndarray) -> np.ndarray:
-    return np.floor(np.log2(np.maximum(mask, 1))).astype("int64")
+    return frames.typed(with_active(rows, config.active_events), "activity")
 
 
 def load_metric_buckets(
@@ -309,24 +222,22 @@ def load_subscriptions(conn: Connection, before_day: int, scope: Scope) -> pd.Da
     return frames.typed(frame, "subscriptions")
 
 
-def only_accounts(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    keep = frame["account_id"].isin(accounts["account_id"])
-    return frame if keep.all() else frame[keep].reset_index(drop=True)
-
-
 def load_for_scoring(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
 ) -> ScoringInputs:
-    """Inputs for scoring the accounts in ``scope`` as of ``as_of_day`` (bucketed)."""
+    """Inputs for scoring the accounts in ``scope`` as of ``as_of_day`` (bucketed): from the
+    daily roll-ups when they cover the window, else from the raw rows (same result)."""
     accounts = load_accounts(conn, config, scope)
+    if scoring_rollup.covers(conn, config, as_of_day - frames.LOOKBACK_DAYS, as_of_day):
+        activity = scoring_rollup.read_activity_buckets(conn, config, as_of_day, scope)
+        metrics = scoring_rollup.read_metric_buckets(conn, config, as_of_day, scope)
+    else:
+        activity = load_activity_buckets(conn, config, as_of_day, scope, accounts)
+        metrics = load_metric_buckets(conn, config, as_of_day, scope, accounts)
     return ScoringInputs(
         accounts=accounts,
-        activity=only_accounts(
-            load_activity_buckets(conn, config, as_of_day, scope, accounts), accounts
-        ),
-        metrics=only_accounts(
-            load_metric_buckets(conn, config, as_of_day, scope, accounts), accounts
-        ),
+        activity=only_accounts(activity, accounts),
+        metrics=only_accounts(metrics, accounts),
         milestones=only_accounts(load_milestones(conn, config, as_of_day, scope), accounts),
         surveys=only_accounts(load_surveys(conn, as_of_day, scope), accounts),
         subscriptions=only_accounts(load_subscriptions(conn, as_of_day, scope), accounts),

@@ -26,14 +26,28 @@ def _utc(value: datetime | None) -> datetime | None:
 @as_of_option
 @click.option("--chunk-size", default=20_000, show_default=True, type=click.IntRange(100))
 @click.option("--push/--no-push", default=True, help="enqueue the CRM write-back afterwards")
+@click.option(
+    "--rebuild-rollups",
+    is_flag=True,
+    help="rebuild the daily event and metric roll-ups of the scoring window from raw rows",
+)
 @json_option
-def score(as_of: datetime | None, chunk_size: int, push: bool, as_json: bool) -> None:
+def score(
+    as_of: datetime | None, chunk_size: int, push: bool, rebuild_rollups: bool, as_json: bool
+) -> None:
     """Score every account now: features, health score, churn risk, history rows."""
+    from hub import scoring_config, scoring_rollup
     from hub.db import db
     from hub.scoring_service import plan_run, run_inline
+    from scoring.frames import LOOKBACK_DAYS, epoch_day
 
     app = make_app()
     with app.app_context():
+        if rebuild_rollups:
+            with db.begin() as session:
+                config, _ = scoring_config.load(session)
+            day = epoch_day(_utc(as_of) or datetime.now(UTC))
+            scoring_rollup.rebuild(db.engine, config.features, day - LOOKBACK_DAYS, day)
         plan = plan_run(db.engine, _utc(as_of), chunk_size)
         summary = run_inline(db.engine, plan)
         if push:

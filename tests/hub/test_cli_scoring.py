@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub.cli.common import cli
+from hub.db import Base, make_engine
 
 for _module in ("hub.cli.demo", "hub.cli.scoring"):  # registers their commands on cli
     import_module(_module)
@@ -63,7 +64,9 @@ def test_store_path_score_predict_and_train(tmp_path, redis_url, monkeypatch):
     runner = CliRunner()
     demo = runner.invoke(cli, ["demo", "--accounts", "15", "--days", "20", "--json"])
     assert demo.exit_code == 0, demo.output
-    scored = runner.invoke(cli, ["score", "--no-push", "--json"])
+    # tables added since the migration was last generated (a no-op once it includes them)
+    Base.metadata.create_all(make_engine(f"sqlite:///{tmp_path / 'cli.db'}"))
+    scored = runner.invoke(cli, ["score", "--no-push", "--rebuild-rollups", "--json"])
     assert scored.exit_code == 0, scored.output
     doc = json.loads(scored.stdout)
     assert doc["scored"] == doc["accounts"] > 0 and doc["config_version"] == 1

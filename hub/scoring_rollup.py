@@ -1,0 +1,280 @@
+"""Keeping the daily roll-ups of events and metric samples (``hub.models.rollups``) current.
+
+``ensure`` makes every day of a window complete: days never rolled up are rolled up, and
+days that received rows since the last roll-up (found through the raw rows' ids, which only
+grow) are rolled up again, so late webhooks, export lag and connector backfills are counted.
+Everything happens in SQL (``INSERT ... SELECT ... GROUP BY``), one statement per run of
+consecutive days. ``covers`` tells a reader whether it may use the roll-ups for a window;
+readers fall back to the raw rows when it may not.
+
+Rows are found by id, so rows *changed* in place (an event re-attributed to another account)
+are only picked up by ``rebuild``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import case, delete, distinct, func, insert, literal, select
+from sqlalchemy.engine import Connection, Engine
+
+from hub.models import Event, EventDaily, MetricDaily, MetricSample, RollupDay, RollupState
+from hub.scoring_sql import (
+    Scope,
+    at_midnight,
+    epoch_day_of,
+    event_names,
+    feature_of,
+    rows_frame,
+    with_active,
+)
+from scoring import frames
+from scoring.config import FeatureConfig
+
+KINDS = ("events", "metrics")
+# On PostgreSQL a transaction can commit an id below one already seen (sequences are
+# handed out before commit), so the ids just below the last maximum are checked again.
+# SQLite has one writer at a time: ids are committed in order.
+RECENT_IDS = {"sqlite": 0}
+RECENT_IDS_DEFAULT = 10_000
+
+
+def spec_of(config: FeatureConfig) -> str:
+    """What the event roll-up depends on in the configuration (the feature property)."""
+    return hashlib.sha256(f"{config.feature_event}\0{config.feature_property}".encode()).hexdigest()
+
+
+def _spans(days: set[int]) -> Iterator[tuple[int, int]]:
+    """Runs of consecutive days as half-open ``(first, end)`` ranges."""
+    ordered = sorted(days)
+    start = prev = None
+    for day in ordered:
+        if start is None:
+            start = prev = day
+        elif day == prev + 1:
+            prev = day
+        else:
+            yield start, prev + 1
+            start = prev = day
+    if start is not None:
+        yield start, prev + 1
+
+
+def _source(kind: str):
+    return (
+        (Event, Event.occurred_at) if kind == "events" else (MetricSample, MetricSample.measured_at)
+    )
+
+
+def _roll(
+    conn: Connection, kind: str, config: FeatureConfig, first: int, end: int, top: int
+) -> None:
+    """Replace the roll-up rows of days ``[first, end)`` from raw rows with id <= ``top``."""
+    dialect = conn.dialect.name
+    model, when = _source(kind)
+    target = EventDaily if kind == "events" else MetricDaily
+    conn.execute(delete(target).where(target.day >= first, target.day < end))
+    conds = [when >= at_midnight(first), when < at_midnight(end), model.id <= top]
+    if kind == "events":
+        inner = (
+            select(
+                Event.account_id.label("account_id"),
+                epoch_day_of(Event.occurred_at, dialect).label("day"),
+                Event.name.label("name"),
+                func.coalesce(feature_of(config), "").label("feature"),
+            )
+            .where(*conds, Event.account_id.is_not(None))
+            .subquery()
+        )
+        c = inner.c
+        keys = (c.account_id, c.day, c.name, c.feature)
+        rows = select(*keys, func.count()).group_by(*keys)
+        columns = ["account_id", "day", "name", "feature", "count"]
+    else:
+        inner = (
+            select(
+                MetricSample.account_id.label("account_id"),
+                epoch_day_of(MetricSample.measured_at, dialect).label("day"),
+                MetricSample.metric.label("metric"),
+                MetricSample.value.label("value"),
+            )
+            .where(*conds)
+            .subquery()
+        )
+        c = inner.c
+        keys = (c.account_id, c.day, c.metric)
+        rows = select(*keys, func.sum(c.value), func.count(c.value)).group_by(*keys)
+        columns = ["account_id", "day", "metric", "total", "n"]
+    conn.execute(insert(target).from_select(columns, rows))
+    conn.execute(
+        delete(RollupDay).where(RollupDay.kind == kind, RollupDay.day >= first, RollupDay.day < end)
+    )
+    conn.execute(insert(RollupDay), [{"kind": kind, "day": d} for d in range(first, end)])
+
+
+def _ensure_kind(
+    conn: Connection, kind: str, config: FeatureConfig, first: int, end: int
+) -> dict[str, Any]:
+    model, when = _source(kind)
+    spec = spec_of(config) if kind == "events" else ""
+    state = conn.execute(select(RollupState).where(RollupState.kind == kind)).first()
+    top = conn.scalar(select(func.max(model.id))) or 0
+    covered = set(conn.scalars(select(RollupDay.day).where(RollupDay.kind == kind)))
+    stale: set[int] = set()
+    if state is None or state.spec != spec:
+        covered = set()
+        conn.execute(delete(RollupDay).where(RollupDay.kind == kind))
+    elif covered:
+        recent = RECENT_IDS.get(conn.dialect.name, RECENT_IDS_DEFAULT)
+        day = epoch_day_of(when, conn.dialect.name)
+        stale = set(
+            conn.scalars(
+                select(day).distinct().where(model.id > state.max_id - recent, model.id <= top)
+            )
+        )
+    redo = (set(range(first, end)) - covered) | (stale & covered)
+    for lo, hi in _spans(redo):
+        _roll(conn, kind, config, lo, hi, top)
+    values = {"max_id": top, "spec": spec}
+    if state is None:
+        conn.execute(insert(RollupState).values(kind=kind, **values))
+    else:
+        conn.execute(
+            RollupState.__table__.update().where(RollupState.kind == kind).values(**values)
+        )
+    return {"days_rolled": len(redo), "max_id": top}
+
+
+def ensure(engine: Engine, config: FeatureConfig, first: int, end: int) -> dict[str, Any]:
+    """Make days ``[first, end)`` complete in both roll-ups (in one transaction)."""
+    with engine.begin() as conn:
+        return {kind: _ensure_kind(conn, kind, config, first, end) for kind in KINDS}
+
+
+def rebuild(engine: Engine, config: FeatureConfig, first: int, end: int) -> dict[str, Any]:
+    """Forget every roll-up and build days ``[first, end)`` again from the raw rows."""
+    with engine.begin() as conn:
+        for table in (EventDaily, MetricDaily, RollupDay, RollupState):
+            conn.execute(delete(table))
+    return ensure(engine, config, first, end)
+
+
+def covers(conn: Connection, config: FeatureConfig, first: int, end: int) -> bool:
+    """May a reader use the roll-ups for days ``[first, end)``? Every day is complete and no
+    raw row for those days arrived after the last roll-up."""
+    for kind in KINDS:
+        model, when = _source(kind)
+        state = conn.execute(select(RollupState).where(RollupState.kind == kind)).first()
+        spec = spec_of(config) if kind == "events" else ""
+        if state is None or state.spec != spec:
+            return False
+        days = conn.scalar(
+            select(func.count()).where(
+                RollupDay.kind == kind, RollupDay.day >= first, RollupDay.day < end
+            )
+        )
+        if days != end - first:
+            return False
+        late = conn.scalar(
+            select(model.id).where(model.id > state.max_id, when < at_midnight(end)).limit(1)
+        )
+        if late is not None:
+            return False
+    return True
+
+
+# -- reading ----------------------------------------------------------------------------------
+def read_activity_buckets(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+) -> pd.DataFrame:
+    """Like ``scoring_store.load_activity_buckets``, from the event roll-up."""
+    edges = [int(e) for e in frames.bucket_edges(as_of_day)]
+    bucket = case(*[(EventDaily.day >= e, e) for e in edges[-2:0:-1]], else_=edges[0])
+    inner = (
+        select(
+            EventDaily.account_id.label("account_id"),
+            bucket.label("bucket"),
+            EventDaily.name.label("event"),
+            EventDaily.feature.label("feature"),
+            EventDaily.day.label("day"),
+            EventDaily.count.label("count"),
+        )
+        .where(
+            EventDaily.day >= edges[0],
+            EventDaily.day < as_of_day,
+            EventDaily.name.in_(event_names(config)),
+            *scope.where(EventDaily.account_id),
+        )
+        .subquery()
+    )
+    c = inner.c
+    keys = (c.account_id, c.bucket, c.event, c.feature)
+    day_bit = literal(1).op("<<")(c.day - c.bucket)
+    stmt = select(*keys, func.sum(c.count), func.sum(distinct(day_bit))).group_by(*keys)
+    rows = rows_frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
+    rows["feature"] = rows["feature"].replace("", None)
+    return frames.typed(with_active(rows, config.active_events), "activity")
+
+
+def _metric_names(config: FeatureConfig) -> list[str]:
+    return sorted(set(config.metrics.values()))
+
+
+def read_metric_buckets(
+    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+) -> pd.DataFrame:
+    """Like ``scoring_store.load_metric_buckets``, from the metric roll-up."""
+    edges = [int(e) for e in frames.bucket_edges(as_of_day)]
+    bucket = case(*[(MetricDaily.day >= e, e) for e in edges[-2:0:-1]], else_=edges[0])
+    inner = (
+        select(
+            MetricDaily.account_id.label("account_id"),
+            bucket.label("bucket"),
+            MetricDaily.metric.label("metric"),
+            MetricDaily.total.label("total"),
+            MetricDaily.n.label("n"),
+        )
+        .where(
+            MetricDaily.day >= edges[0],
+            MetricDaily.day < as_of_day,
+            MetricDaily.metric.in_(_metric_names(config)),
+            *scope.where(MetricDaily.account_id),
+        )
+        .subquery()
+    )
+    c = inner.c
+    keys = (c.account_id, c.bucket, c.metric)
+    stmt = select(*keys, func.sum(c.total), func.sum(c.n)).group_by(*keys)
+    return frames.typed(rows_frame(conn, stmt, list(frames.METRIC_COLUMNS)), "metrics")
+
+
+def read_daily(
+    conn: Connection, config: FeatureConfig, start: int, end: int, scope: Scope
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Daily event counts (account_id, day, event, feature, count) and daily metric sums
+    for days ``[start, end)``, from the roll-ups."""
+    events = select(
+        EventDaily.account_id, EventDaily.day, EventDaily.name, EventDaily.feature, EventDaily.count
+    ).where(
+        EventDaily.day >= start,
+        EventDaily.day < end,
+        EventDaily.name.in_(event_names(config)),
+        *scope.where(EventDaily.account_id),
+    )
+    daily = rows_frame(conn, events, ["account_id", "day", "event", "feature", "count"])
+    metrics = select(
+        MetricDaily.account_id,
+        MetricDaily.day,
+        MetricDaily.metric,
+        MetricDaily.total,
+        MetricDaily.n,
+    ).where(
+        MetricDaily.day >= start,
+        MetricDaily.day < end,
+        MetricDaily.metric.in_(_metric_names(config)),
+        *scope.where(MetricDaily.account_id),
+    )
+    return daily, frames.typed(rows_frame(conn, metrics, list(frames.METRIC_COLUMNS)), "metrics")
