@@ -220,13 +220,43 @@ def _store_chunks(url: str, plan_doc: dict, chunks: list) -> list[dict]:
     return [score_chunk(engine, plan, lo, hi) for lo, hi in chunks]
 
 
+def _store_run(engine, url: str, workers: int, as_of: datetime) -> tuple[dict, dict]:
+    from sqlalchemy import text
+
+    from hub.scoring_service import merge_summaries, plan_run
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM health_scores"))
+        conn.execute(text("DELETE FROM churn_predictions"))
+    _hwm_reset()
+    t0 = time.perf_counter()
+    plan = plan_run(engine, as_of)
+    t1 = time.perf_counter()
+    if workers == 1:
+        parts = _store_chunks(url, plan.to_dict(), plan.chunks)
+    else:
+        shares = [plan.chunks[i::workers] for i in range(workers)]
+        with ProcessPoolExecutor(workers) as pool:
+            futures = [pool.submit(_store_chunks, url, plan.to_dict(), c) for c in shares]
+            parts = [p for f in futures for p in f.result()]
+    elapsed = time.perf_counter() - t0
+    summary = merge_summaries(plan, parts)
+    return {
+        "seconds": round(elapsed, 1),
+        "plan_seconds": round(t1 - t0, 1),
+        "rollup": plan.rollup,
+        "chunk_stage_seconds": summary["stage_seconds"],
+        "accounts_per_second": round(summary["scored"] / elapsed),
+        "peak_rss_mb_this_process": _hwm_mb(),
+    }, summary
+
+
 def section_store(args) -> dict[str, Any]:
     from sqlalchemy import text
     from sqlalchemy.orm import Session
 
-    from hub import churn_registry
-    from hub.db import make_engine
-    from hub.scoring_service import merge_summaries, plan_run
+    from hub import churn_registry, scoring_rollup
+    from hub.db import Base, make_engine
 
     build_store = _bench_module("scoring_store").build_store
     path = Path(args.work, f"store-{args.store_accounts}.db")
@@ -235,7 +265,12 @@ def section_store(args) -> dict[str, Any]:
         setup = build_store(path, args.store_accounts, D, days=SCORING_DAYS)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
+    Base.metadata.create_all(engine)  # tables newer than the stored file
+    for table in Base.metadata.sorted_tables:  # and indexes newer than it
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
     model = registry.loads(Path(args.work, "model.skops").read_bytes())
+    cfg = _config()
     with engine.begin() as conn:
         for table in ("health_scores", "churn_predictions", "churn_models"):
             conn.execute(text(f"DELETE FROM {table}"))
@@ -249,35 +284,19 @@ def section_store(args) -> dict[str, Any]:
         )
         churn_registry.activate(session, row)
     runs = {}
-    for workers in (1, 2):
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM health_scores"))
-            conn.execute(text("DELETE FROM churn_predictions"))
-        _hwm_reset()
-        t0 = time.perf_counter()
-        plan = plan_run(engine, AS_OF)
-        t1 = time.perf_counter()
-        if workers == 1:
-            parts = _store_chunks(url, plan.to_dict(), plan.chunks)
-        else:
-            halves = [plan.chunks[i::workers] for i in range(workers)]
-            with ProcessPoolExecutor(workers) as pool:
-                futures = [pool.submit(_store_chunks, url, plan.to_dict(), h) for h in halves]
-                parts = [p for f in futures for p in f.result()]
-        elapsed = time.perf_counter() - t0
-        summary = merge_summaries(plan, parts)
-        runs[f"{workers}_worker" + ("s" if workers > 1 else "")] = {
-            "seconds": round(elapsed, 1),
-            "plan_seconds": round(t1 - t0, 1),
-            "chunk_stage_seconds": summary["stage_seconds"],
-            "accounts_per_second": round(summary["scored"] / elapsed),
-            "peak_rss_mb_this_process": _hwm_mb(),
-        }
+    # first run on this store: every day of the window is rolled up from the raw rows
+    scoring_rollup.rebuild(engine, cfg.features, D, D)  # forget earlier roll-ups
+    runs["first_run_1_worker"], _ = _store_run(engine, url, 1, AS_OF)
+    # the daily steady state: yesterday's run rolled its window up; today adds one day
+    scoring_rollup.rebuild(engine, cfg.features, D - 1 - frames.LOOKBACK_DAYS, D - 1)
+    runs["daily_run_1_worker"], summary = _store_run(engine, url, 1, AS_OF)
+    scoring_rollup.rebuild(engine, cfg.features, D - 1 - frames.LOOKBACK_DAYS, D - 1)
+    runs["daily_run_2_workers"], summary = _store_run(engine, url, 2, AS_OF)
     return {
         "store": counts,
         "live_accounts_scored": summary["scored"],
         "predicted": summary["predicted"],
-        "chunks": len(plan.chunks),
+        "chunks": summary["chunks"],
         "runs": runs,
         "tiers": summary["tiers"],
         "risk_segments": summary["risk_segments"],

@@ -43,8 +43,14 @@ RECENT_IDS_DEFAULT = 10_000
 
 
 def spec_of(config: FeatureConfig) -> str:
-    """What the event roll-up depends on in the configuration (the feature property)."""
-    return hashlib.sha256(f"{config.feature_event}\0{config.feature_property}".encode()).hexdigest()
+    """What the event roll-up depends on in the configuration: the events rolled up and the
+    feature property (a change means rolling up again)."""
+    parts = [config.feature_event, config.feature_property, *event_names(config)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _metric_spec(config: FeatureConfig) -> str:
+    return hashlib.sha256("\0".join(_metric_names(config)).encode()).hexdigest()
 
 
 def _spans(days: set[int]) -> Iterator[tuple[int, int]]:
@@ -86,7 +92,7 @@ def _roll(
                 Event.name.label("name"),
                 func.coalesce(feature_of(config), "").label("feature"),
             )
-            .where(*conds, Event.account_id.is_not(None))
+            .where(*conds, Event.account_id.is_not(None), Event.name.in_(event_names(config)))
             .subquery()
         )
         c = inner.c
@@ -101,7 +107,7 @@ def _roll(
                 MetricSample.metric.label("metric"),
                 MetricSample.value.label("value"),
             )
-            .where(*conds)
+            .where(*conds, MetricSample.metric.in_(_metric_names(config)))
             .subquery()
         )
         c = inner.c
@@ -119,7 +125,7 @@ def _ensure_kind(
     conn: Connection, kind: str, config: FeatureConfig, first: int, end: int
 ) -> dict[str, Any]:
     model, when = _source(kind)
-    spec = spec_of(config) if kind == "events" else ""
+    spec = spec_of(config) if kind == "events" else _metric_spec(config)
     state = conn.execute(select(RollupState).where(RollupState.kind == kind)).first()
     top = conn.scalar(select(func.max(model.id))) or 0
     covered = set(conn.scalars(select(RollupDay.day).where(RollupDay.kind == kind)))
@@ -168,7 +174,7 @@ def covers(conn: Connection, config: FeatureConfig, first: int, end: int) -> boo
     for kind in KINDS:
         model, when = _source(kind)
         state = conn.execute(select(RollupState).where(RollupState.kind == kind)).first()
-        spec = spec_of(config) if kind == "events" else ""
+        spec = spec_of(config) if kind == "events" else _metric_spec(config)
         if state is None or state.spec != spec:
             return False
         days = conn.scalar(

@@ -47,7 +47,7 @@ class RunPlan:
     chunks: list[tuple[int, int]]
     accounts: int
     reference: dict[str, Any] | None = None
-    rollup: dict[str, int] | None = None  # days (re)rolled up before the run, per kind
+    rollup: dict[str, float] | None = None  # days (re)rolled up per kind, and seconds
     started: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +84,9 @@ def plan_run(
         config, version = scoring_config.load(session)
         model = churn_registry.active_row(session)
         model_version = model.version if model else None
+    started = time.perf_counter()
     rolled = scoring_rollup.ensure(engine, config.features, day - LOOKBACK_DAYS, day)
+    rollup_seconds = round(time.perf_counter() - started, 2)
     with engine.connect() as conn:
         ids = account_ids(conn, Scope())
     chunks = [
@@ -98,7 +100,7 @@ def plan_run(
         model_version=model_version,
         chunks=chunks,
         accounts=len(ids),
-        rollup={kind: r["days_rolled"] for kind, r in rolled.items()},
+        rollup={kind: r["days_rolled"] for kind, r in rolled.items()} | {"seconds": rollup_seconds},
     )
     if len(chunks) > 1:
         plan.reference = _reference(engine, config, day, ids, reference_sample)

@@ -96,13 +96,16 @@ def with_active(rows: pd.DataFrame, active_events: tuple[str, ...]) -> pd.DataFr
     rows = rows.astype({"account_id": "int64", "day": "int64", "count": "int64"})
     mask = rows.pop("mask").to_numpy(dtype="int64")
     active = rows["event"].isin(active_events).to_numpy()
-    grouped = (
-        pd.DataFrame({"account_id": rows["account_id"], "day": rows["day"], "mask": mask})[active]
-        .groupby(["account_id", "day"], sort=False)["mask"]
-        .agg(np.bitwise_or.reduce)
-        .reset_index()
+    account = rows["account_id"].to_numpy()[active]
+    bucket = rows["day"].to_numpy()[active]
+    # OR the masks per (account, bucket): sort by the pair, reduce each run at once
+    order = np.lexsort((bucket, account))
+    account, bucket, masks = account[order], bucket[order], mask[active][order]
+    starts = np.flatnonzero(
+        np.r_[True, (account[1:] != account[:-1]) | (bucket[1:] != bucket[:-1])]
     )
-    act_mask = grouped.pop("mask").to_numpy(dtype="int64")
+    act_mask = np.bitwise_or.reduceat(masks, starts) if len(masks) else masks
+    grouped = pd.DataFrame({"account_id": account[starts], "day": bucket[starts]})
     act = grouped.assign(event=frames.ACTIVE, feature=None, count=popcount(act_mask))
     act["days"], act["last_day"] = act["count"], act["day"] + highest_bit(act_mask)
     rows["days"], rows["last_day"] = popcount(mask), rows["day"] + highest_bit(mask)

@@ -35,6 +35,7 @@ class MetricSample(Base):
     __tablename__ = "metric_samples"
     __table_args__ = (
         Index("ix_metric_samples_account_metric_time", "account_id", "metric", "measured_at"),
+        Index("ix_metric_samples_measured_at", "measured_at"),  # daily roll-ups (scoring)
         UniqueConstraint("account_id", "source", "metric", "measured_at", "subject"),
     )
 
