@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy import String, cast, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from hub.models import Account, Event
@@ -123,7 +123,9 @@ def by_segment_lists(values: dict[str, list[float]], keys: Iterable[str], reduce
 def day_of(column, dialect: str):
     """The UTC calendar day of a timestamp column, in SQL."""
     if dialect == "postgresql":
-        return func.date(func.timezone("UTC", column))
+        # a literal, not a bound parameter: PostgreSQL must see the GROUP BY expression
+        # and the selected one as the same
+        return func.date(func.timezone(literal_column("'UTC'"), column))
     return func.date(column)
 
 
