@@ -27,8 +27,8 @@ def insert_once(
         stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
     else:  # pragma: no cover - the hub supports SQLite and PostgreSQL
         raise RuntimeError(f"unsupported database dialect {dialect}")
-    result = session.execute(stmt)
-    created = bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg reports -1 for a conflict-skipped insert
+    created = session.execute(stmt.returning(table.c.id)).first() is not None
     where = [getattr(model, name) == values[name] for name in unique]
     row = session.scalars(select(model).where(*where)).one()
     if created:
