@@ -213,7 +213,11 @@ def test_actions_are_imported_with_stable_insert_ids(app, session, mp_settings, 
     assert sent["distinct_id"] == "u-acme" and sent["company_id"] == "acme"
     assert sent["time"] == int(datetime(2025, 5, 1, 10, 0, tzinfo=UTC).timestamp())
     assert names["cshub_offer_accepted"]["distinct_id"] == ""
-    assert len(sent["$insert_id"]) <= 36 and sent["$insert_id"] == insert_id("message_sent", 1)
+    message_id = session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == "k1")
+    )
+    assert len(sent["$insert_id"]) <= 36
+    assert sent["$insert_id"] == insert_id("message_sent", message_id)
     query = parse_qs(urlsplit(seen[0].url).query)
     assert query == {"strict": ["1"], "project_id": ["1234567"]}
     user, _, secret = base64.b64decode(seen[0].headers["Authorization"][6:]).decode().partition(":")
