@@ -24,9 +24,11 @@ Public interfaces (what other capabilities build on):
   versions in ``PlaybookVersion``); validation with line numbers: ``schema.parse_playbook``.
 - **Outcomes**: ``hub.playbooks.outcomes.report`` (measured success beside targets).
 
-Modules: ``schema`` (YAML -> validated ``definition.Playbook``), ``conditions``,
-``triggers``, ``facts``/``queries`` (what is known about an account, loaded in bulk),
-``guards``, ``milestones`` (and lifecycle stages), ``journey`` (advancing an enrolment),
-``engine`` (a chunk of accounts), ``outbox``/``dispatch`` (at-most-once delivery),
-``outcomes``, ``loader``.
+Modules: ``schema`` (marshmallow validation), ``yaml_marks`` (line numbers for errors),
+``compiler`` (validated data -> ``definition.Playbook``), ``conditions`` and
+``condition_types``, ``triggers`` and ``trigger_signals``, ``facts``/``queries`` (what is
+known about an account, loaded in bulk per chunk), ``guards``, ``milestones`` (and lifecycle
+stages), ``journey`` (advancing an enrolment), ``recipients``, ``engine`` (a chunk of
+accounts), ``report``, ``outbox``/``dispatch`` (at-most-once delivery), ``outcomes``,
+``loader``, ``durations``.
 """

@@ -15,9 +15,7 @@ here); step outcomes, enrolments and field changes are written with the chunk.
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -27,7 +25,7 @@ from hub.db import utcnow
 from hub.models import Account, JourneyEnrolment, StepOutcome
 from hub.playbooks import loader
 from hub.playbooks.definition import Node, Playbook
-from hub.playbooks.facts import AccountFacts, ContactFacts, EvalContext, Needs
+from hub.playbooks.facts import AccountFacts, EvalContext, Needs
 from hub.playbooks.guards import (
     GuardSettings,
     cap_hit,
@@ -42,53 +40,14 @@ from hub.playbooks.loader import LivePlaybook
 from hub.playbooks.milestones import MilestoneConfig, detect, progress_stages
 from hub.playbooks.outbox import OutgoingMessage, enqueue_many
 from hub.playbooks.queries import account_ranges, load_facts
+from hub.playbooks.recipients import primary_contact, recipients
+from hub.playbooks.report import EvaluationReport, jsonable
 from hub.playbooks.triggers import Firing
 from integrations import channels as channel_registry
 from integrations.channels.base import CUSTOMER
 
-ADDRESS = {"email": "email", "sms": "phone"}
-MAX_RECIPIENTS = 10
 ENROL_ROUNDS = 3
 FEATURE_MILESTONE_DAYS = 30  # "features used" milestones look at the last 30 days
-
-
-@dataclass
-class EvaluationReport:
-    now: str = ""
-    accounts: int = 0
-    chunks: int = 0
-    enrolled: Counter = field(default_factory=Counter)
-    finished: Counter = field(default_factory=Counter)
-    messages: Counter = field(default_factory=Counter)  # by status
-    milestones: int = 0
-    stage_moves: int = 0
-    skipped: Counter = field(default_factory=Counter)  # guard reasons
-    actions: list[dict[str, Any]] = field(default_factory=list)
-
-    def merge(self, other: EvaluationReport) -> None:
-        self.accounts += other.accounts
-        self.chunks += other.chunks
-        self.enrolled.update(other.enrolled)
-        self.finished.update(other.finished)
-        self.messages.update(other.messages)
-        self.milestones += other.milestones
-        self.stage_moves += other.stage_moves
-        self.skipped.update(other.skipped)
-        self.actions.extend(other.actions)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "now": self.now,
-            "accounts": self.accounts,
-            "chunks": self.chunks,
-            "enrolled": dict(self.enrolled),
-            "finished": dict(self.finished),
-            "messages": dict(self.messages),
-            "milestones": self.milestones,
-            "stage_moves": self.stage_moves,
-            "skipped": dict(self.skipped),
-            **({"actions": self.actions} if self.actions else {}),
-        }
 
 
 class Run:
@@ -196,7 +155,7 @@ class Run:
             status="active",
             current_step=0,
             next_run_at=self.now,
-            context={"anchor": iso(anchor), "trigger": _jsonable(firing.detail)},
+            context={"anchor": iso(anchor), "trigger": jsonable(firing.detail)},
             dry_run=self.dry_run or pb.dry_run,
             enrolled_at=self.now,
         )
@@ -217,7 +176,7 @@ class Run:
                 "step_index": node.index,
                 "step_key": node.key,
                 "outcome": outcome,
-                "detail": _jsonable(detail),
+                "detail": jsonable(detail),
                 "recorded_at": self.now,
             }
         )
@@ -231,8 +190,8 @@ class Run:
         params = node.params
         channel = params["channel"]
         cls = channel_registry.get(channel)
-        recipients = self._recipients(j, params.get("to", "primary"), channel, cls.audience)
-        if not recipients:
+        to = recipients(j, params.get("to", "primary"), channel, cls.audience)
+        if not to:
             self.report.skipped["no_recipient"] += 1
             self._action("skip", j.f.id, j.pb.key, step=node.key, reason="no_recipient")
             return
@@ -244,7 +203,7 @@ class Run:
         for key in ("url", "event_type"):
             if params.get(key):
                 payload[key] = params[key]
-        for contact in recipients:
+        for contact in to:
             self._queue(
                 j,
                 node,
@@ -260,7 +219,7 @@ class Run:
     def task(self, j: Journey, node: Node) -> None:
         params = node.params
         channel = "sf_case" if params.get("kind") == "case" else "sf_task"
-        contact = self._primary(j, None)
+        contact = primary_contact(j, None)
         payload: dict[str, Any] = {
             "priority": params.get("priority", "Normal"),
             "detail": j.state.get("trigger") or {},
@@ -324,33 +283,6 @@ class Run:
         self.enrol(live.playbook, j.f, Firing(ref, {"from_playbook": j.pb.key}))
 
     # -- messages and guards ---------------------------------------------------------------
-    def _primary(self, j: Journey, channel: str | None) -> ContactFacts | None:
-        wanted = (j.state.get("trigger") or {}).get("contact_id")
-        contacts = j.f.contacts
-        if wanted:
-            contacts = sorted(contacts, key=lambda c: c.id != wanted)
-        for c in contacts:
-            if channel is None or channel not in ADDRESS or getattr(c, ADDRESS[channel]):
-                return c
-        return None
-
-    def _recipients(self, j: Journey, to: str, channel: str, audience: str):
-        if audience != CUSTOMER:
-            return [self._primary(j, None)]
-        if to == "all":
-            found = [
-                c for c in j.f.contacts if channel not in ADDRESS or getattr(c, ADDRESS[channel])
-            ]
-            return found[:MAX_RECIPIENTS]
-        if to.startswith("role:"):
-            role = to.split(":", 1)[1]
-            found = [c for c in j.f.contacts if c.role == role]
-            return [c for c in found if channel not in ADDRESS or getattr(c, ADDRESS[channel])][
-                :MAX_RECIPIENTS
-            ]
-        primary = self._primary(j, channel)
-        return [primary] if primary else []
-
     def _queue(
         self,
         j,
@@ -394,7 +326,7 @@ class Run:
             template=template,
             subject=subject,
             body=body,
-            payload=_jsonable(payload),
+            payload=jsonable(payload),
             due_at=due,
             enrolment_id=j.e.id,
             status=status,
@@ -423,7 +355,7 @@ class Run:
                     "action": kind,
                     "account_id": account_id,
                     "playbook": playbook,
-                    **_jsonable(detail),
+                    **jsonable(detail),
                 }
             )
 
@@ -441,16 +373,6 @@ class Run:
                 .execution_options(synchronize_session=False)
             )
         self.messages, self.outcomes, self.account_changes = [], [], {}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def evaluate(
