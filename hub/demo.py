@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 
 from hub.models import (
@@ -233,6 +233,7 @@ def generate(
             counts["survey_responses"] += 1
         flush()
     flush(force=True)
+    _advance_sequences(conn, (Account, Contact))
     digest.update(repr(sorted(counts.items())).encode())
     return DemoSummary(
         accounts=accounts,
@@ -240,6 +241,20 @@ def generate(
         fingerprint=digest.hexdigest()[:16],
         **counts,
     )
+
+
+def _advance_sequences(conn: Connection, models: tuple[type, ...]) -> None:
+    """PostgreSQL: move id sequences past the explicit ids the demo inserted."""
+    if conn.dialect.name != "postgresql":
+        return
+    for model in models:
+        table = model.__tablename__
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            )
+        )
 
 
 def _at(day: date, hour: int = 0, minute: int = 0) -> datetime:
