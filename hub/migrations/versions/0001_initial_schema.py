@@ -202,6 +202,20 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_playbook_versions_key"), ["key"], unique=False)
 
     op.create_table(
+        "rollup_days",
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "day", name=op.f("pk_rollup_days")),
+    )
+    op.create_table(
+        "rollup_state",
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("max_id", sa.BigInteger(), nullable=False),
+        sa.Column("spec", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", hub.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("kind", name=op.f("pk_rollup_state")),
+    )
+    op.create_table(
         "sync_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("stream", sa.String(length=128), nullable=False),
@@ -305,6 +319,26 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "event_daily",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("feature", sa.String(length=255), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_event_daily_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id", "day", "name", "feature", name=op.f("pk_event_daily")
+        ),
+    )
+    with op.batch_alter_table("event_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_event_daily_day", ["day"], unique=False)
+
+    op.create_table(
         "health_scores",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -376,6 +410,24 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_journey_enrolments_status", ["status", "next_run_at"], unique=False
         )
+
+    op.create_table(
+        "metric_daily",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=64), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_metric_daily_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "day", "metric", name=op.f("pk_metric_daily")),
+    )
+    with op.batch_alter_table("metric_daily", schema=None) as batch_op:
+        batch_op.create_index("ix_metric_daily_day", ["day"], unique=False)
 
     op.create_table(
         "milestones",
@@ -577,6 +629,7 @@ def upgrade() -> None:
             ["account_id", "metric", "measured_at"],
             unique=False,
         )
+        batch_op.create_index("ix_metric_samples_measured_at", ["measured_at"], unique=False)
 
     op.create_table(
         "offers",
@@ -903,6 +956,7 @@ def downgrade() -> None:
 
     op.drop_table("offers")
     with op.batch_alter_table("metric_samples", schema=None) as batch_op:
+        batch_op.drop_index("ix_metric_samples_measured_at")
         batch_op.drop_index("ix_metric_samples_account_metric_time")
 
     op.drop_table("metric_samples")
@@ -927,6 +981,10 @@ def downgrade() -> None:
     op.drop_table("salesforce_records")
     op.drop_table("push_ledger")
     op.drop_table("milestones")
+    with op.batch_alter_table("metric_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_metric_daily_day")
+
+    op.drop_table("metric_daily")
     with op.batch_alter_table("journey_enrolments", schema=None) as batch_op:
         batch_op.drop_index("ix_journey_enrolments_status")
         batch_op.drop_index(batch_op.f("ix_journey_enrolments_playbook_key"))
@@ -937,6 +995,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_health_scores_account_time")
 
     op.drop_table("health_scores")
+    with op.batch_alter_table("event_daily", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_daily_day")
+
+    op.drop_table("event_daily")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_mixpanel_distinct_id"))
         batch_op.drop_index(batch_op.f("ix_contacts_email"))
@@ -951,6 +1013,8 @@ def downgrade() -> None:
     op.drop_table("churn_predictions")
     op.drop_table("users")
     op.drop_table("sync_state")
+    op.drop_table("rollup_state")
+    op.drop_table("rollup_days")
     with op.batch_alter_table("playbook_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_playbook_versions_key"))
 
