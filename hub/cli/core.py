@@ -44,6 +44,8 @@ def up(port: int, host: str) -> None:
     config = app.config["CSHUB"]
     upgrade(db.engine)
     env = dict(os.environ)
+    # the Procfile's commands (gunicorn, cshub) live beside this interpreter, venv or not
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PORT"] = str(port)
     env["CSHUB_BIND"] = f"{host}:{port}"
     if not config.redis_url:

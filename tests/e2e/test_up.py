@@ -31,7 +31,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
             "CSHUB_ADMIN_TOKEN": "e2e-token",
             "CSHUB_LOG_LEVEL": "WARNING",
             "WEB_CONCURRENCY": "1",
-            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",  # the venv is not activated
         }
     )
     return env
