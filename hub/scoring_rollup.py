@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, delete, distinct, func, insert, literal, select
+from sqlalchemy import case, delete, distinct, func, insert, literal, select, true
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from hub.models import Event, EventDaily, MetricDaily, MetricSample, RollupDay, RollupState
@@ -78,11 +80,14 @@ def _source(kind: str):
 def _roll(
     conn: Connection, kind: str, config: FeatureConfig, first: int, end: int, top: int
 ) -> None:
-    """Replace the roll-up rows of days ``[first, end)`` from raw rows with id <= ``top``."""
+    """Write the roll-up rows of days ``[first, end)`` from raw rows with id <= ``top``.
+
+    Rows are upserted by their primary key (account, day, ...), which needs no index on the
+    day: raw rows are only ever added, so a day's groups only grow. (Rows deleted or changed
+    in place need ``rebuild``.)"""
     dialect = conn.dialect.name
     model, when = _source(kind)
     target = EventDaily if kind == "events" else MetricDaily
-    conn.execute(delete(target).where(target.day >= first, target.day < end))
     conds = [when >= at_midnight(first), when < at_midnight(end), model.id <= top]
     if kind == "events":
         inner = (
@@ -97,8 +102,9 @@ def _roll(
         )
         c = inner.c
         keys = (c.account_id, c.day, c.name, c.feature)
-        rows = select(*keys, func.count()).group_by(*keys)
+        rows = select(*keys, func.count()).where(true()).group_by(*keys)
         columns = ["account_id", "day", "name", "feature", "count"]
+        values = ["count"]
     else:
         inner = (
             select(
@@ -112,9 +118,17 @@ def _roll(
         )
         c = inner.c
         keys = (c.account_id, c.day, c.metric)
-        rows = select(*keys, func.sum(c.value), func.count(c.value)).group_by(*keys)
+        rows = select(*keys, func.sum(c.value), func.count(c.value)).where(true()).group_by(*keys)
         columns = ["account_id", "day", "metric", "total", "n"]
-    conn.execute(insert(target).from_select(columns, rows))
+        values = ["total", "n"]
+    # WHERE true: SQLite needs it before an upsert clause on INSERT ... SELECT
+    upsert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(target)
+    statement = upsert.from_select(columns, rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[c.name for c in target.__table__.primary_key.columns],
+        set_={name: getattr(statement.excluded, name) for name in values},
+    )
+    conn.execute(statement)
     conn.execute(
         delete(RollupDay).where(RollupDay.kind == kind, RollupDay.day >= first, RollupDay.day < end)
     )

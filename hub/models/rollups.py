@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UTCDateTime, utcnow
@@ -16,7 +16,6 @@ class EventDaily(Base):
     one UTC day (an epoch day number)."""
 
     __tablename__ = "event_daily"
-    __table_args__ = (Index("ix_event_daily_day", "day"),)
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
@@ -31,7 +30,6 @@ class MetricDaily(Base):
     """Sum and number of an account's samples of one metric on one UTC day."""
 
     __tablename__ = "metric_daily"
-    __table_args__ = (Index("ix_metric_daily_day", "day"),)
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
