@@ -335,9 +335,6 @@ def upgrade() -> None:
             "account_id", "day", "name", "feature", name=op.f("pk_event_daily")
         ),
     )
-    with op.batch_alter_table("event_daily", schema=None) as batch_op:
-        batch_op.create_index("ix_event_daily_day", ["day"], unique=False)
-
     op.create_table(
         "health_scores",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -426,9 +423,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("account_id", "day", "metric", name=op.f("pk_metric_daily")),
     )
-    with op.batch_alter_table("metric_daily", schema=None) as batch_op:
-        batch_op.create_index("ix_metric_daily_day", ["day"], unique=False)
-
     op.create_table(
         "milestones",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -981,9 +975,6 @@ def downgrade() -> None:
     op.drop_table("salesforce_records")
     op.drop_table("push_ledger")
     op.drop_table("milestones")
-    with op.batch_alter_table("metric_daily", schema=None) as batch_op:
-        batch_op.drop_index("ix_metric_daily_day")
-
     op.drop_table("metric_daily")
     with op.batch_alter_table("journey_enrolments", schema=None) as batch_op:
         batch_op.drop_index("ix_journey_enrolments_status")
@@ -995,9 +986,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_health_scores_account_time")
 
     op.drop_table("health_scores")
-    with op.batch_alter_table("event_daily", schema=None) as batch_op:
-        batch_op.drop_index("ix_event_daily_day")
-
     op.drop_table("event_daily")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_mixpanel_distinct_id"))
