@@ -180,7 +180,6 @@ def section_memory(args) -> dict[str, Any]:
         "seconds": {k: round(v, 2) for k, v in totals.items()} | {"total": round(total, 2)},
         "accounts_per_second": round(size / total),
         "peak_rss_mb_while_scoring": peak,
-        "process_peak_rss_mb": _maxrss_mb(),
     }
 
 
