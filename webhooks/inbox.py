@@ -1,17 +1,21 @@
 """The request path's only writes: one INSERT into the inbox, one enqueue.
 
-The row is committed before its job is enqueued, so a job never looks for a row that is not
-there. When Redis is unavailable the delivery is still accepted (it is durable in the
-database) and the sweeper enqueues it later; when the database is unavailable the delivery is
-refused with a 503 so the sender retries. A duplicate (same source and external id) inserts
-nothing and enqueues nothing.
+Deliveries that arrive at the same time in one process share the transaction and the Redis
+round trip (``GroupCommit``). The row is committed before its job is enqueued, so a job never
+looks for a row that is not there. When Redis is unavailable the delivery is still accepted
+(it is durable in the database) and the sweeper enqueues it later; when the database is
+unavailable the delivery is refused with a 503 so the sender retries. A duplicate (same
+source and external id) inserts nothing and enqueues nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from redis.exceptions import RedisError
 from sqlalchemy import Insert
@@ -19,10 +23,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from hub.db import db, utcnow
-from hub.ingest.inbox import enqueue as enqueue_process
-from hub.ingest.inbox import new_job_id
+from hub.ingest.inbox import enqueue_many, new_job_id
 from hub.models import InboxEvent
-from webhooks.writer import exclusive
+from webhooks.writer import GroupCommit, exclusive
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +52,13 @@ class Stored:
 
 
 _statements: dict[str, Insert] = {}
+_groups: WeakKeyDictionary[Engine, GroupCommit[dict[str, Any], Stored]] = WeakKeyDictionary()
+_groups_lock = threading.Lock()
 
 
 def _insert(engine: Engine) -> Insert:
-    """INSERT ... ON CONFLICT (source, external_id) DO NOTHING RETURNING id, built once per
-    dialect so the request path pays no statement construction or cache-key cost."""
+    """INSERT ... ON CONFLICT (source, external_id) DO NOTHING RETURNING the key, built once
+    per dialect so the request path pays no statement construction or cache-key cost."""
     name = engine.dialect.name
     if name not in _statements:
         make = postgresql.insert if name == "postgresql" else sqlite.insert
@@ -61,7 +66,7 @@ def _insert(engine: Engine) -> Insert:
         _statements[name] = (
             make(table)
             .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(table.c.id)
+            .returning(table.c.id, table.c.source, table.c.external_id)
         )
     return _statements[name]
 
@@ -69,8 +74,8 @@ def _insert(engine: Engine) -> Insert:
 def store(
     source: str, external_id: str, event_type: str | None, headers: Any, body: bytes
 ) -> Stored:
-    """Insert the delivery unless it is a duplicate, then enqueue its processing."""
-    job_id = new_job_id()
+    """Insert the delivery unless it is a duplicate, then enqueue its processing; returns once
+    the row is committed (together with whatever other deliveries arrived at the same time)."""
     kept = {_KEPT[k.lower()]: v for k, v in headers.items() if k.lower() in _KEPT}
     values = {
         "source": source,
@@ -81,21 +86,46 @@ def store(
         "status": "pending",
         "attempts": 0,
         "received_at": utcnow(),
-        "job_id": job_id,
+        "job_id": new_job_id(),
     }
-    engine = db.engine
+    return _group(db.engine).submit(values)
+
+
+def _group(engine: Engine) -> GroupCommit[dict[str, Any], Stored]:
+    group = _groups.get(engine)
+    if group is None:
+        with _groups_lock:
+            group = _groups.setdefault(engine, GroupCommit(partial(_write_batch, engine)))
+    return group
+
+
+def _write_batch(engine: Engine, batch: list[dict[str, Any]]) -> list[Stored]:
+    """One transaction for the batch, then one Redis round trip for the rows it inserted."""
+    keys = [(v["source"], v["external_id"]) for v in batch]
+    first: dict[tuple[str, str], int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)  # a repeat within the batch is a duplicate of the first
     with exclusive(engine), engine.begin() as conn:
-        inbox_id = conn.execute(_insert(engine), values).scalar()
-    if inbox_id is None:
-        return Stored(None, duplicate=True, enqueued=False)
-    return Stored(inbox_id, duplicate=False, enqueued=enqueue(inbox_id, job_id))
+        rows = conn.execute(_insert(engine), [batch[i] for i in first.values()])
+        ids = {(r.source, r.external_id): r.id for r in rows}
+    new = {i for key, i in first.items() if key in ids}
+    enqueued = enqueue([(ids[keys[i]], batch[i]["job_id"]) for i in sorted(new)])
+    return [
+        Stored(ids[keys[i]], duplicate=False, enqueued=enqueued)
+        if i in new
+        else Stored(None, duplicate=True, enqueued=False)
+        for i in range(len(batch))
+    ]
 
 
-def enqueue(inbox_id: int, job_id: str) -> bool:
-    """Enqueue ``jobs.inbox.process``; a Redis failure leaves the row to the sweeper."""
+def enqueue(rows: list[tuple[int, str]]) -> bool:
+    """Enqueue ``jobs.inbox.process`` for each inserted row; a Redis failure leaves them to
+    the sweeper."""
+    if not rows:
+        return True
     try:
-        enqueue_process(inbox_id, job_id)
+        enqueue_many(rows)
     except RedisError:
-        log.warning("inbox %s stored but not enqueued (Redis); the sweeper will", inbox_id)
+        log.warning("inbox %s stored but not enqueued (Redis); the sweeper will", rows)
         return False
     return True

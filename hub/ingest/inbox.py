@@ -63,24 +63,33 @@ def new_job_id() -> str:
 
 
 def enqueue(inbox_id: int, job_id: str) -> None:
-    """Enqueue ``jobs.inbox.process(inbox_id)`` under ``job_id`` in one Redis round trip
+    """Enqueue ``jobs.inbox.process(inbox_id)`` under ``job_id`` (raises on Redis errors)."""
+    enqueue_many([(inbox_id, job_id)])
+
+
+def enqueue_many(rows: Iterable[tuple[int, str]]) -> None:
+    """Enqueue ``jobs.inbox.process`` for each ``(inbox_id, job_id)`` in one Redis round trip
     (raises on Redis errors)."""
     from hub.queue import queues
     from jobs.inbox import process
 
     options = process.job_options  # type: ignore[attr-defined]
     queue = queues[options["queue"]]
-    job = queue.create_job(
-        process,
-        args=(inbox_id,),
-        job_id=job_id,
-        timeout=options["job_timeout"],
-        retry=options["retry"],
-        result_ttl=options["result_ttl"],
-        failure_ttl=options["failure_ttl"],
-    )
+    jobs = [
+        queue.create_job(
+            process,
+            args=(inbox_id,),
+            job_id=job_id,
+            timeout=options["job_timeout"],
+            retry=options["retry"],
+            result_ttl=options["result_ttl"],
+            failure_ttl=options["failure_ttl"],
+        )
+        for inbox_id, job_id in rows
+    ]
     with queue.connection.pipeline() as pipe:
-        queue.enqueue_job(job, pipeline=pipe)
+        for job in jobs:
+            queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
 
 
