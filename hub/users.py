@@ -3,6 +3,8 @@ admin and rep (read-only)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -11,7 +13,13 @@ from hub.models import User
 from hub.models.security import ROLES
 
 MIN_PASSWORD_LENGTH = 12
-_DUMMY_HASH = generate_password_hash("timing-equaliser-not-a-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check unknown users against, so they take as long as known ones (made on
+    first use: hashing takes most of a second)."""
+    return generate_password_hash("timing-equaliser-not-a-password")
 
 
 class UserError(ValueError):
@@ -57,7 +65,7 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     """The enabled user with this email and password, else None (in about the same time)."""
     user = find(session, email or "")
     if user is None or user.disabled_at is not None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     return user if check_password_hash(user.password_hash, password or "") else None
 

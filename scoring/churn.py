@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scoring.estimators import threads_for
 from scoring.words import describe_reason
 
 MIN_REASON_EFFECT = 0.01  # a feature must move the probability by at least one point
@@ -55,6 +54,8 @@ class ChurnModel:
         X = data if prepared else self.frame(data)
         if len(X) == 0:
             return np.zeros(0)
+        from scoring.estimators import threads_for  # scikit-learn, imported when first used
+
         with warnings.catch_warnings(), threads_for(len(X)):
             # an unseen category is encoded as "none of the known ones", as intended
             warnings.filterwarnings("ignore", message=".*unknown categor.*", category=UserWarning)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
 
 from scoring.churn import ChurnModel
 
@@ -28,6 +27,8 @@ class UntrustedModel(ValueError):
 
 
 def dumps(model: ChurnModel) -> bytes:
+    import skops.io as sio  # imported on use: it pulls in scikit-learn (seconds)
+
     return sio.dumps(
         {
             "format": FORMAT,
@@ -42,6 +43,8 @@ def dumps(model: ChurnModel) -> bytes:
 
 
 def loads(data: bytes) -> ChurnModel:
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(data=data)
     refused = [
         t for t in untrusted if not (t.startswith(TRUSTED_PREFIXES) or t in TRUSTED_BUILTINS)

@@ -17,9 +17,8 @@ def connectors() -> None:
 @json_option
 def run(connector_id: int, as_json: bool) -> None:
     """Run connector ID once and record its status, last run and last error."""
-    from integrations.connectors.runner import ConnectorNotFound, run_connector
-
     from hub.db import db
+    from integrations.connectors.runner import ConnectorNotFound, run_connector
 
     app = make_app()
     with app.app_context():
