@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import session
+
 from hub.models import AuditLog
 from tests.ui.conftest import PASSWORD, csrf_from, sign_in
 
@@ -98,3 +100,12 @@ def test_disabled_user_and_new_password_end_sessions(app, admin_client, session,
     user.disabled_at = utcnow()
     session.commit()
     assert other.get("/").status_code == 302
+
+
+def test_webhook_paths_neither_read_nor_renew_the_session_cookie(admin_client):
+    """Deliveries carry no browser session: the cookie work is skipped, the UI keeps its own."""
+    resp = admin_client.post("/webhooks/stripe", data=b"{}", content_type="application/json")
+    assert resp.status_code == 401 and "Set-Cookie" not in resp.headers
+    assert admin_client.get("/").status_code == 200  # still signed in
+    with admin_client.application.test_request_context("/webhooks/stripe", method="POST"):
+        assert session.get("uid") is None and session.__class__.__name__ == "NullSession"
