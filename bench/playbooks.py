@@ -5,7 +5,8 @@
    The tenant is the demo generator's (``hub.demo.generate``: ``--base`` accounts with
    ``--days`` of events and metric samples), replicated in SQL up to ``--accounts`` (new ids,
    Salesforce/Stripe ids and event ids), plus two health scores and two churn predictions per
-   account so the score triggers have history. SQLite file under ``--workdir``.
+   account so the score triggers have history, and the daily roll-ups of events and metrics
+   the scoring job keeps (metric windows read them). SQLite file under ``--workdir``.
 2. Dispatch ``--emails`` e-mails (default 10,000, rendered from the onboarding template with
    tracking links) through the outbox to a local aiosmtpd server in another process
    (messages/s); every message is counted by the server.
@@ -171,8 +172,11 @@ def add_scores(conn, accounts: int, seed: int) -> None:
 
 def build(path: Path, accounts: int, base: int, days: int, seed: int) -> dict:
     import hub.models
+    from hub import scoring_rollup
     from hub.db import Base, make_engine
     from hub.demo import generate
+    from hub.scoring_config import default_config
+    from scoring.frames import LOOKBACK_DAYS, epoch_day
 
     engine = make_engine(f"sqlite:///{path}")
     Base.metadata.create_all(engine)
@@ -186,9 +190,12 @@ def build(path: Path, accounts: int, base: int, days: int, seed: int) -> dict:
         replicate(conn, copies, accounts, base, base_contacts)
         replicated = time.perf_counter()
         add_scores(conn, accounts, seed)
+    scored = time.perf_counter()
+    day = epoch_day(AS_OF)  # what the day's scoring run leaves behind
+    scoring_rollup.ensure(engine, default_config().features, day - LOOKBACK_DAYS, day)
     print(
         f"built: demo {generated - started:.0f}s, replicate {replicated - generated:.0f}s, "
-        f"scores {time.perf_counter() - replicated:.0f}s",
+        f"scores {scored - replicated:.0f}s, roll-ups {time.perf_counter() - scored:.0f}s",
         file=sys.stderr,
     )
     with engine.connect() as conn:

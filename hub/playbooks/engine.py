@@ -39,15 +39,26 @@ from hub.playbooks.journey import Journey, iso
 from hub.playbooks.loader import LivePlaybook
 from hub.playbooks.milestones import MilestoneConfig, detect, progress_stages
 from hub.playbooks.outbox import OutgoingMessage, enqueue_many
-from hub.playbooks.queries import account_ranges, load_facts
+from hub.playbooks.queries import account_ranges, load_facts, rollup_config
 from hub.playbooks.recipients import primary_contact, recipients
 from hub.playbooks.report import EvaluationReport, jsonable
 from hub.playbooks.triggers import Firing
 from integrations import channels as channel_registry
 from integrations.channels.base import CUSTOMER
+from scoring.config import FeatureConfig
 
 ENROL_ROUNDS = 3
 FEATURE_MILESTONE_DAYS = 30  # "features used" milestones look at the last 30 days
+
+
+def needs_of(playbooks: dict[str, LivePlaybook], milestones: MilestoneConfig) -> Needs:
+    """What the playbooks and the milestone rules read."""
+    needs = Needs()
+    for live in playbooks.values():
+        needs.merge(live.playbook.needs)
+    if any(r.features_min for m in milestones.milestones.values() for r in m.rules):
+        needs.feature_days = max(needs.feature_days, FEATURE_MILESTONE_DAYS)
+    return needs
 
 
 class Run:
@@ -62,6 +73,7 @@ class Run:
         now: datetime,
         dry_run: bool = False,
         record_actions: bool = False,
+        rollups: FeatureConfig | None = None,
     ) -> None:
         self.session = session
         self.playbooks = playbooks
@@ -70,22 +82,19 @@ class Run:
         self.now = now
         self.dry_run = dry_run
         self.record_actions = record_actions
+        self.rollups = rollups
         self.report = EvaluationReport(now=now.isoformat())
         self.messages: list[OutgoingMessage] = []
         self.outcomes: list[dict[str, Any]] = []
         self.new: list[tuple[JourneyEnrolment, AccountFacts]] = []
         self.account_changes: dict[int, dict[str, Any]] = {}
-        self.needs = Needs()
-        for live in playbooks.values():
-            self.needs.merge(live.playbook.needs)
-        if any(r.features_min for m in milestones.milestones.values() for r in m.rules):
-            self.needs.feature_days = max(self.needs.feature_days, FEATURE_MILESTONE_DAYS)
+        self.needs = needs_of(playbooks, milestones)
         self.cap_days = max((c.per_days for c in guards.caps), default=0)
 
     # -- the chunk -------------------------------------------------------------------------
     def evaluate_range(self, lo: int, hi: int, only: list[int] | None = None) -> EvaluationReport:
         facts, enrolments = load_facts(
-            self.session, lo, hi, self.now, self.needs, self.cap_days, only
+            self.session, lo, hi, self.now, self.needs, self.cap_days, only, self.rollups
         )
         self.report.accounts += len(facts)
         self.report.chunks += 1
@@ -392,8 +401,9 @@ def evaluate(
     guards = loader.guard_settings(session)
     milestones = loader.milestone_config()
     total = EvaluationReport(now=now.isoformat())
+    rollups = rollup_config(session, needs_of(playbooks, milestones), now)
     for lo, hi in ranges or account_ranges(session, chunk_size, account_ids):
-        run = Run(session, playbooks, guards, milestones, now, dry_run, record_actions)
+        run = Run(session, playbooks, guards, milestones, now, dry_run, record_actions, rollups)
         total.merge(run.evaluate_range(lo, hi, account_ids))
         if commit_each_chunk:
             session.commit()

@@ -1,6 +1,7 @@
 """Bulk loading of ``AccountFacts`` for a chunk of account ids (a handful of grouped queries
 per chunk, never one per account). Windows of daily metrics are reduced in SQL so only one row
-per account and metric comes back.
+per account and metric comes back; they read the scoring job's daily roll-ups when these cover
+the windows (``rollup_config``), else the raw events and samples.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from hub import scoring_config, scoring_rollup
 from hub.models import (
     Account,
     ChurnPrediction,
     Contact,
     Event,
+    EventDaily,
+    HealthConfigVersion,
     HealthScore,
     JourneyEnrolment,
+    MetricDaily,
     MetricSample,
     Milestone,
     OutboxMessage,
@@ -36,6 +41,9 @@ from hub.playbooks.facts import (
     Score,
 )
 from hub.playbooks.guards import PastEnrolment
+from hub.scoring_sql import event_names as rolled_up_events
+from scoring.config import FeatureConfig, parse_config
+from scoring.frames import epoch_day
 
 CUSTOMER_CHANNELS = ("email", "sms", "inapp")
 EVENTS_BY_ACCOUNT = "INDEXED BY ix_events_account_time"
@@ -65,6 +73,39 @@ def account_ranges(session: Session, chunk_size: int, only: list[int] | None = N
     ]
 
 
+def rollup_config(session: Session, needs: Needs, now: datetime) -> FeatureConfig | None:
+    """The active scoring features configuration when its daily roll-ups are complete for
+    every day of the metric windows in ``needs`` (whole days before today), else None.
+
+    Read once per evaluation; windows of metrics the configuration does not roll up are
+    still read from the raw rows (``rolled_up``)."""
+    if not needs.metrics:
+        return None
+    document = session.scalar(
+        select(HealthConfigVersion.document)
+        .where(HealthConfigVersion.active.is_(True))
+        .order_by(HealthConfigVersion.version.desc())
+        .limit(1)
+    )
+    config = (
+        parse_config(document) if document is not None else scoring_config.default_config()
+    ).features
+    if not any(rolled_up(window, config) for window in needs.metrics):
+        return None
+    today = epoch_day(now)
+    first = today - max(w.recent_days + w.baseline_days for w in needs.metrics)
+    return config if scoring_rollup.covers(session.connection(), config, first, today) else None
+
+
+def rolled_up(window: MetricWindow, config: FeatureConfig | None) -> bool:
+    """Whether the roll-ups of ``config`` hold the daily values of ``window``'s metric."""
+    if config is None:
+        return False
+    if window.metric == USAGE:
+        return set(USAGE_EVENTS) <= set(rolled_up_events(config))
+    return window.metric in config.metrics.values()
+
+
 def load_facts(
     session: Session,
     lo: int,
@@ -73,8 +114,11 @@ def load_facts(
     needs: Needs,
     cap_days: int,
     only: list[int] | None = None,
+    rollups: FeatureConfig | None = None,
 ) -> tuple[dict[int, AccountFacts], dict[int, list[JourneyEnrolment]]]:
-    """Facts of the accounts with ids in [lo, hi], and their enrolment rows."""
+    """Facts of the accounts with ids in [lo, hi], and their enrolment rows.
+
+    ``rollups``: a configuration from ``rollup_config`` (metric windows read the roll-ups)."""
     in_range = and_(Account.id >= lo, Account.id <= hi, Account.deleted_at.is_(None))
     if only is not None:
         in_range = and_(in_range, Account.id.in_(only))
@@ -219,7 +263,7 @@ def load_facts(
             if r[0] in facts and r[1]:
                 facts[r[0]].features[r[1]] = _aware(r[2])
     for window in needs.metrics:
-        _metric(session, window, ids, now, facts)
+        _metric(session, window, ids, now, facts, rolled_up(window, rollups))
     enrolments: dict[int, list[JourneyEnrolment]] = defaultdict(list)
     for e in session.scalars(
         select(JourneyEnrolment)
@@ -312,14 +356,20 @@ def _events(session, ids: list[int], now, needs: Needs, facts) -> None:
                 facts[r[0]].events[r[1]] = _aware(r[2])
 
 
-def _metric(session, window: MetricWindow, ids: list[int], now, facts) -> None:
+def _metric(
+    session, window: MetricWindow, ids: list[int], now, facts, from_rollups: bool = False
+) -> None:
     """Per account: baseline and recent stats of one metric over whole UTC days before today."""
     today = now.date()
     recent_start = today - timedelta(days=window.recent_days)
     base_start = recent_start - timedelta(days=window.baseline_days)
     start_at = datetime.combine(base_start, datetime.min.time(), tzinfo=now.tzinfo)
     end_at = datetime.combine(today, datetime.min.time(), tzinfo=now.tzinfo)
-    if window.metric == USAGE:
+    rs = _day_param(session, recent_start)
+    if from_rollups:
+        daily = _daily_rollup(window, ids, epoch_day(base_start), epoch_day(today))
+        rs = epoch_day(recent_start)
+    elif window.metric == USAGE:
         day = day_of(session, Event.occurred_at)
         daily = (
             select(Event.account_id.label("a"), day.label("d"), func.count().label("v"))
@@ -350,7 +400,6 @@ def _metric(session, window: MetricWindow, ids: list[int], now, facts) -> None:
             .group_by(MetricSample.account_id, day)
             .subquery()
         )
-    rs = _day_param(session, recent_start)
     recent = daily.c.d >= rs
     stmt = select(
         daily.c.a,
@@ -388,3 +437,38 @@ def _metric(session, window: MetricWindow, ids: list[int], now, facts) -> None:
         for f in facts.values():
             if window not in f.metrics and f.signup_date and f.signup_date <= base_start:
                 f.metrics[window] = MetricStats(0.0, 0.0, 0.0, 0.0, window.recent_days)
+
+
+def _daily_rollup(window: MetricWindow, ids: list[int], first: int, end: int):
+    """Daily values (a: account, d: epoch day, v) of days ``[first, end)`` from the roll-ups:
+    the count of usage events, or the mean of the metric's samples."""
+    if window.metric == USAGE:
+        return (
+            select(
+                EventDaily.account_id.label("a"),
+                EventDaily.day.label("d"),
+                func.sum(EventDaily.count).label("v"),
+            )
+            .where(
+                EventDaily.account_id.in_(ids),
+                EventDaily.name.in_(USAGE_EVENTS),
+                EventDaily.day >= first,
+                EventDaily.day < end,
+            )
+            .group_by(EventDaily.account_id, EventDaily.day)
+            .subquery()
+        )
+    return (
+        select(
+            MetricDaily.account_id.label("a"),
+            MetricDaily.day.label("d"),
+            (MetricDaily.total / MetricDaily.n).label("v"),
+        )
+        .where(
+            MetricDaily.account_id.in_(ids),
+            MetricDaily.metric == window.metric,
+            MetricDaily.day >= first,
+            MetricDaily.day < end,
+        )
+        .subquery()
+    )
