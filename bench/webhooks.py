@@ -154,6 +154,20 @@ def gunicorn(app_spec: str, env: dict[str, str], args: argparse.Namespace) -> tu
     return proc, port
 
 
+def cpu_seconds(session_id: int | None = None, pid: int | None = None) -> float:
+    """User + system CPU seconds of one process, or of every live process of a session
+    (Linux ``/proc``; 0.0 elsewhere)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0
+    for stat in Path("/proc").glob("[0-9]*/stat") if pid is None else [Path(f"/proc/{pid}/stat")]:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if session_id is None or int(fields[3]) == session_id:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def stop_group(proc: subprocess.Popen) -> None:
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -273,8 +287,9 @@ async def _drive(port, connections, total, seconds, rate, offset, stride, prefix
 
 
 def _load_process(port, connections, total, seconds, rate, offset, stride, prefix, out) -> None:
+    cpu = time.process_time()
     results = asyncio.run(_drive(port, connections, total, seconds, rate, offset, stride, prefix))
-    out.put(results)
+    out.put((results, time.process_time() - cpu))
 
 
 def load(port, args, total, rate, prefix) -> dict:
@@ -291,7 +306,9 @@ def load(port, args, total, rate, prefix) -> dict:
     started = time.perf_counter()
     for p in procs:
         p.start()
-    results = [r for _ in procs for r in queue.get()]
+    outputs = [queue.get() for _ in procs]
+    results = [r for rows, _ in outputs for r in rows]
+    client_cpu = sum(cpu for _, cpu in outputs)
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - started
@@ -310,8 +327,27 @@ def load(port, args, total, rate, prefix) -> dict:
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": round(latencies[-1] * 1000, 2),
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / len(results), 3),
         "_accepted_ids": ok,
     }
+
+
+def measured(server: subprocess.Popen, services: Services, *load_args) -> dict:
+    """``load(*load_args)``'s figures plus the CPU the server and Redis spent per request:
+    unlike the rates, these hardly depend on what else the machine is doing."""
+    redis_pid = services.procs[0].pid
+    server_before, redis_before = cpu_seconds(server.pid), cpu_seconds(pid=redis_pid)
+    result = load(*load_args)
+    server_cpu = cpu_seconds(server.pid) - server_before
+    redis_cpu = cpu_seconds(pid=redis_pid) - redis_before
+    result["server_cpu_ms_per_request"] = round(server_cpu * 1000 / result["requests"], 3)
+    result["redis_cpu_ms_per_request"] = round(redis_cpu * 1000 / result["requests"], 3)
+    return result
+
+
+def cpu_per_request(phase: dict) -> float:
+    """Client + server + Redis CPU milliseconds per request in one phase."""
+    return sum(phase[f"{who}_cpu_ms_per_request"] for who in ("client", "server", "redis"))
 
 
 def count_lost(database_url: str, accepted: list[str]) -> tuple[int, int]:
@@ -368,7 +404,11 @@ def main() -> None:
             server, port = gunicorn(spec, env, args)
             try:
                 load(port, args, 400, 0, f"warm_{name}_")  # warm up every worker and pool
-                results[name] = {"saturation": load(port, args, args.requests, 0, f"sat_{name}_")}
+                results[name] = {
+                    "saturation": measured(
+                        server, services, port, args, args.requests, 0, f"sat_{name}_"
+                    )
+                }
             finally:
                 stop_group(server)
         rate = args.rate or results["stripe"]["saturation"]["requests_per_s"] / 2
@@ -377,7 +417,9 @@ def main() -> None:
             try:
                 load(port, args, 400, 0, f"warm2_{name}_")
                 total = min(args.requests, int(rate * args.seconds))
-                results[name]["sustained"] = load(port, args, total, rate, f"sus_{name}_")
+                results[name]["sustained"] = measured(
+                    server, services, port, args, total, rate, f"sus_{name}_"
+                )
             finally:
                 stop_group(server)
         accepted = [i for phase in results["stripe"].values() for i in phase.pop("_accepted_ids")]
@@ -394,6 +436,11 @@ def main() -> None:
             results["bare"]["saturation"]["requests_per_s"], 1e-9
         )
         report["throughput_ratio_vs_bare"] = round(sat_ratio, 3)
+        report["cpu_per_request_ratio_vs_bare"] = round(
+            cpu_per_request(results["bare"]["saturation"])
+            / cpu_per_request(results["stripe"]["saturation"]),
+            3,
+        )  # what the throughput ratio tends to when both runs are CPU-bound on a quiet machine
         report["aims"] = {
             "throughput_ratio_at_least_0.5": sat_ratio >= 0.5,
             "sustained_p99_under_25ms": results["stripe"]["sustained"]["p99_ms"] < 25,

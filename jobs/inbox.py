@@ -1,4 +1,5 @@
-"""Inbox jobs: process one webhook delivery; sweep rows left unprocessed; replay a range."""
+"""Inbox jobs: process webhook deliveries (one, or a batch that arrived together); sweep rows
+left unprocessed; replay a range."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from importlib import import_module
 
 from flask import current_app
 from rq import get_current_job
+from rq.job import Job
 
 from hub.ingest import inbox
 from hub.ingest.base import PermanentError
@@ -22,10 +24,30 @@ def _config():
     return current_app.config["CSHUB"]
 
 
+class DeliveriesFailed(RuntimeError):
+    """Some deliveries of the job failed and were recorded on their rows; RQ retries the job
+    (rows already processed are skipped on the retry)."""
+
+
 @job(queue="high", timeout=120, retries=len(RETRY_INTERVALS), intervals=RETRY_INTERVALS)
-def process(inbox_id: int) -> str:
-    """Apply one inbox row exactly once in effect; retried with backoff, then marked failed."""
+def process(*inbox_ids: int) -> dict[int, str]:
+    """Apply inbox rows exactly once in effect: one row, or the deliveries that arrived
+    together and were committed in one batch. Retried with backoff, then marked failed."""
     current = get_current_job()
+    outcomes: dict[int, str] = {}
+    errors: list[str] = []
+    for inbox_id in inbox_ids:
+        try:
+            outcomes[inbox_id] = _process_one(inbox_id, current)
+        except Exception as exc:  # recorded on the row by _process_one
+            outcomes[inbox_id] = "error"
+            errors.append(f"inbox {inbox_id}: {inbox.describe(exc)}")
+    if errors:
+        raise DeliveriesFailed("; ".join(errors))
+    return outcomes
+
+
+def _process_one(inbox_id: int, current: Job | None) -> str:
     attempt = inbox.claim(inbox_id, current.id if current else None, _config().inbox_lease_s)
     if attempt is None:
         log.info("inbox %s not claimable (done or held)", inbox_id, extra={"inbox_id": inbox_id})

@@ -1,11 +1,12 @@
 """The request path's only writes: one INSERT into the inbox, one enqueue.
 
-Deliveries that arrive at the same time in one process share the transaction and the Redis
-round trip (``GroupCommit``). The row is committed before its job is enqueued, so a job never
-looks for a row that is not there. When Redis is unavailable the delivery is still accepted
-(it is durable in the database) and the sweeper enqueues it later; when the database is
-unavailable the delivery is refused with a 503 so the sender retries. A duplicate (same
-source and external id) inserts nothing and enqueues nothing.
+Deliveries that arrive at the same time in one process share the transaction and one
+``jobs.inbox.process`` job (``GroupCommit``): one Redis round trip, and the job builds and
+serialises once for the batch, not per delivery. The rows are committed before their job is
+enqueued, so a job never looks for a row that is not there. When Redis is unavailable the
+delivery is still accepted (it is durable in the database) and the sweeper enqueues it later;
+when the database is unavailable the delivery is refused with a 503 so the sender retries. A
+duplicate (same source and external id) inserts nothing and enqueues nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from hub.db import db, utcnow
-from hub.ingest.inbox import enqueue_many, new_job_id
+from hub.ingest.inbox import enqueue as enqueue_process
+from hub.ingest.inbox import new_job_id
 from hub.models import InboxEvent
 from webhooks.writer import GroupCommit, exclusive
 
@@ -86,7 +88,6 @@ def store(
         "status": "pending",
         "attempts": 0,
         "received_at": utcnow(),
-        "job_id": new_job_id(),
     }
     return _group(db.engine).submit(values)
 
@@ -100,16 +101,19 @@ def _group(engine: Engine) -> GroupCommit[dict[str, Any], Stored]:
 
 
 def _write_batch(engine: Engine, batch: list[dict[str, Any]]) -> list[Stored]:
-    """One transaction for the batch, then one Redis round trip for the rows it inserted."""
+    """One transaction for the batch, then one job for the rows it inserted."""
+    job_id = new_job_id()
     keys = [(v["source"], v["external_id"]) for v in batch]
     first: dict[tuple[str, str], int] = {}
     for i, key in enumerate(keys):
         first.setdefault(key, i)  # a repeat within the batch is a duplicate of the first
     with exclusive(engine), engine.begin() as conn:
-        rows = conn.execute(_insert(engine), [batch[i] for i in first.values()])
+        rows = conn.execute(
+            _insert(engine), [batch[i] | {"job_id": job_id} for i in first.values()]
+        )
         ids = {(r.source, r.external_id): r.id for r in rows}
     new = {i for key, i in first.items() if key in ids}
-    enqueued = enqueue([(ids[keys[i]], batch[i]["job_id"]) for i in sorted(new)])
+    enqueued = enqueue([ids[keys[i]] for i in sorted(new)], job_id)
     return [
         Stored(ids[keys[i]], duplicate=False, enqueued=enqueued)
         if i in new
@@ -118,14 +122,14 @@ def _write_batch(engine: Engine, batch: list[dict[str, Any]]) -> list[Stored]:
     ]
 
 
-def enqueue(rows: list[tuple[int, str]]) -> bool:
-    """Enqueue ``jobs.inbox.process`` for each inserted row; a Redis failure leaves them to
-    the sweeper."""
-    if not rows:
+def enqueue(inbox_ids: list[int], job_id: str) -> bool:
+    """Enqueue ``jobs.inbox.process(*inbox_ids)``; a Redis failure leaves the rows to the
+    sweeper."""
+    if not inbox_ids:
         return True
     try:
-        enqueue_many(rows)
+        enqueue_process(inbox_ids, job_id)
     except RedisError:
-        log.warning("inbox %s stored but not enqueued (Redis); the sweeper will", rows)
+        log.warning("inbox %s stored but not enqueued (Redis); the sweeper will", inbox_ids)
         return False
     return True

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import import_module
@@ -62,34 +62,25 @@ def new_job_id() -> str:
     return f"inbox-{uuid.uuid4().hex}"
 
 
-def enqueue(inbox_id: int, job_id: str) -> None:
-    """Enqueue ``jobs.inbox.process(inbox_id)`` under ``job_id`` (raises on Redis errors)."""
-    enqueue_many([(inbox_id, job_id)])
-
-
-def enqueue_many(rows: Iterable[tuple[int, str]]) -> None:
-    """Enqueue ``jobs.inbox.process`` for each ``(inbox_id, job_id)`` in one Redis round trip
+def enqueue(inbox_ids: Sequence[int], job_id: str) -> None:
+    """Enqueue ``jobs.inbox.process(*inbox_ids)`` under ``job_id`` in one Redis round trip
     (raises on Redis errors)."""
     from hub.queue import queues
     from jobs.inbox import process
 
     options = process.job_options  # type: ignore[attr-defined]
     queue = queues[options["queue"]]
-    jobs = [
-        queue.create_job(
-            process,
-            args=(inbox_id,),
-            job_id=job_id,
-            timeout=options["job_timeout"],
-            retry=options["retry"],
-            result_ttl=options["result_ttl"],
-            failure_ttl=options["failure_ttl"],
-        )
-        for inbox_id, job_id in rows
-    ]
+    job = queue.create_job(
+        process,
+        args=tuple(inbox_ids),
+        job_id=job_id,
+        timeout=options["job_timeout"],
+        retry=options["retry"],
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+    )
     with queue.connection.pipeline() as pipe:
-        for job in jobs:
-            queue.enqueue_job(job, pipeline=pipe)
+        queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
 
 
@@ -224,7 +215,7 @@ def _requeue(row_id: int, old_job_id: str | None, status: str) -> bool:
             .values(status="pending", job_id=job_id, next_attempt_at=None)
         ).rowcount
     if changed:
-        enqueue(row_id, job_id)
+        enqueue([row_id], job_id)
     return bool(changed)
 
 
@@ -289,7 +280,7 @@ def replay(session: Session, row: InboxEvent, lease_s: int) -> str:
     job_id = new_job_id()
     row.status, row.job_id, row.next_attempt_at = "pending", job_id, None
     session.commit()
-    enqueue(row.id, job_id)
+    enqueue([row.id], job_id)
     return job_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import orjson
 import pytest
 from redis import Redis
 from rq import Queue
@@ -232,3 +233,49 @@ def test_database_down_is_503_so_the_sender_retries(app, client, tmp_path):
         db.engine = real
     assert response.status_code == 503
     assert response.json["error"]["code"] == "unavailable"
+
+
+def test_a_batch_job_retries_only_the_delivery_that_failed(app, session):
+    """Deliveries committed together share one job; one failing is retried alone, the others
+    are applied once."""
+    from hub.queue import queues
+    from webhooks.inbox import _write_batch
+
+    failures = {"evt_b": 1}
+
+    def flaky(ctx: hooks.HookContext) -> None:
+        if failures.get(ctx.external_id):
+            failures[ctx.external_id] -= 1
+            raise RuntimeError("downstream unavailable")
+        ctx.session.add(AuditLog(actor="probe", action="applied", target=ctx.external_id))
+
+    def delivery(external_id: str) -> dict:
+        body = stripe_event(external_id, "customer.subscription.trial_will_end", {"id": "x"})
+        return {"source": "stripe", "external_id": external_id, "event_type": body["type"],
+                "headers": {}, "body": orjson.dumps(body), "status": "pending", "attempts": 0,
+                "received_at": utcnow()}  # fmt: skip
+
+    hooks.subscribe("stripe", "*", flaky)
+    try:
+        stored = _write_batch(db.engine, [delivery(e) for e in ("evt_a", "evt_b", "evt_c")])
+        assert [s.duplicate for s in stored] == [False] * 3 and all(s.enqueued for s in stored)
+        rows = [_row(session, e) for e in ("evt_a", "evt_b", "evt_c")]
+        assert len({r.job_id for r in rows}) == 1 and queues["high"].count == 1
+        job = Job.fetch(rows[0].job_id, connection=queues.redis)
+        assert job.args == tuple(s.inbox_id for s in stored)
+
+        run_jobs(app)
+        assert [_row(session, e).status for e in ("evt_a", "evt_b", "evt_c")] == [
+            "processed", "pending", "processed"
+        ]  # fmt: skip
+        assert "downstream unavailable" in _row(session, "evt_b").last_error
+        assert job.get_status(refresh=True) == JobStatus.SCHEDULED
+
+        _run_scheduled_now(_row(session, "evt_b"), last_try=False)
+        run_jobs(app)
+    finally:
+        hooks.unsubscribe("stripe", "*", flaky)
+    for external_id in ("evt_a", "evt_b", "evt_c"):
+        row = _row(session, external_id)
+        assert row.status == "processed" and _applied(session, external_id) == 1
+    assert _row(session, "evt_a").attempts == 1 and _row(session, "evt_b").attempts == 2
