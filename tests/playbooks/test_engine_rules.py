@@ -3,13 +3,15 @@ milestones and lifecycle stages, and measured outcomes beside targets."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from hub.models import JourneyEnrolment, MetricSample, Milestone, OutboxMessage, StepOutcome
 from hub.playbooks import loader, outcomes
-from hub.playbooks.engine import evaluate
+from hub.playbooks.engine import YOUNG_COLLECTION_EVERY, evaluate, fewer_collections
 from hub.playbooks.loader import LivePlaybook
 from hub.playbooks.schema import parse_playbook
 from tests.playbooks.conftest import T0, add_account, add_contact, add_event, at
@@ -234,3 +236,13 @@ def test_milestones_are_as_of_now(session):
     evaluate(session, now=at(6), playbooks={})
     session.commit()
     assert session.scalar(select(Milestone.key)) == "portfolio_connected"
+
+
+def test_evaluation_collects_young_garbage_less_often_and_restores_the_thresholds():
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], YOUNG_COLLECTION_EVERY)
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("a chunk failed")
+    assert gc.get_threshold() == before
