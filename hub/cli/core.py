@@ -82,14 +82,18 @@ def procfile_entries(path: Path | None = None) -> dict[str, str]:
 @click.option("--with-scheduler/--without-scheduler", default=True, show_default=True)
 def worker(burst: bool, queue_names: str, with_scheduler: bool) -> None:
     """Run an RQ worker (with RQ's scheduler for retries and delayed jobs)."""
+    import gc
+
     from rq import Worker
 
     from hub import create_app
     from hub.queue import queues
-    from jobs.base import set_app
+    from jobs.base import preload, set_app
 
     app = create_app({"worker_pool": "null"})  # no pool shared across RQ's fork
     set_app(app)
+    preload()
+    gc.freeze()  # the work horses' collections skip what is loaded now (and leave it shared)
     names = [n.strip() for n in queue_names.split(",") if n.strip()]
     w = Worker([queues[n] for n in names], connection=queues.redis)
     w.work(burst=burst, with_scheduler=with_scheduler, logging_level=app.config["CSHUB"].log_level)

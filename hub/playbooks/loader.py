@@ -73,6 +73,15 @@ def parse(text: str, version: int = 0) -> Playbook:
     return _parse_cached(digest, text, version)
 
 
+def warm() -> None:
+    """Parse the shipped playbooks and settings into the caches ``live`` reads (a worker does
+    this before forking, so each job finds them parsed)."""
+    for text in default_sources().values():
+        parse(text)
+    _default_guards()
+    milestone_config()
+
+
 def _latest_rows(session: Session) -> dict[str, PlaybookVersion]:
     newest = (
         select(PlaybookVersion.key, func.max(PlaybookVersion.version).label("v"))

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import select
 
 from hub.models import JourneyEnrolment
 from tests.playbooks.conftest import T0, add_account, add_contact, at
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_evaluate_all_inline_with_as_of(app, session):
@@ -47,3 +54,23 @@ def test_dispatch_job_reports_what_it_did(app, session):
     report = dispatch_due(at(0).isoformat())
     assert report["sent"] == 1  # the in-app checklist; e-mail waits for SMTP settings
     assert report["waiting_for_channel"] == 1
+
+
+def test_worker_preload_imports_the_jobs_and_parses_the_playbooks_before_forking():
+    """In a fresh interpreter: nothing of it is loaded before ``preload``, all of it after."""
+    probe = (
+        "import json, sys\n"
+        "from jobs.base import PRELOAD, preload\n"
+        "from hub.playbooks import loader\n"
+        "before = [m for m in PRELOAD if m in sys.modules], loader._parse_cached.cache_info()\n"
+        "preload()\n"
+        "after = [m for m in PRELOAD if m not in sys.modules], loader._parse_cached.cache_info()\n"
+        "print(json.dumps([before[0], before[1].currsize, after[0], after[1].currsize,"
+        " len(loader.default_sources())]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    loaded_before, parsed_before, missing_after, parsed_after, defaults = json.loads(out.stdout)
+    assert "hub.scoring_service" not in loaded_before and parsed_before == 0
+    assert missing_after == [] and parsed_after == defaults > 10
