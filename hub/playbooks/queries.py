@@ -46,7 +46,6 @@ from scoring.config import FeatureConfig, parse_config
 from scoring.frames import epoch_day
 
 CUSTOMER_CHANNELS = ("email", "sms", "inapp")
-FEATURE_EVENT = "feature_used"  # its ``feature`` property names the feature used
 EVENTS_BY_ACCOUNT = "INDEXED BY ix_events_account_time"
 """SQLite: walk each account's events by time (the planner may prefer the name index, which
 reads every account's events of that name in the window)."""
@@ -247,13 +246,22 @@ def load_facts(
                     NpsAnswer(r.id, r.score, r.answered_at, r.contact_id)
                 )
     ids = sorted(facts)
-    lookbacks = needs.events
-    if needs.feature_days:  # events looked back on no further than the features: one scan
-        window = timedelta(days=needs.feature_days)
-        with_features = {name: back for name, back in lookbacks.items() if back <= window}
-        _features(session, ids, now, window, with_features, facts)
-        lookbacks = {name: back for name, back in lookbacks.items() if back > window}
-    _events(session, ids, now, lookbacks, facts)
+    _events(session, ids, now, needs, facts)
+    if needs.feature_days:
+        feature = Event.properties["feature"].as_string()
+        for r in session.execute(
+            select(Event.account_id, feature.label("feature"), func.max(Event.occurred_at))
+            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
+            .where(
+                Event.account_id.in_(ids),
+                Event.name == "feature_used",
+                Event.occurred_at > now - timedelta(days=needs.feature_days),
+                Event.occurred_at <= now,
+            )
+            .group_by(Event.account_id, feature)
+        ):
+            if r[0] in facts and r[1]:
+                facts[r[0]].features[r[1]] = _aware(r[2])
     for window in needs.metrics:
         _metric(session, window, ids, now, facts, rolled_up(window, rollups))
     enrolments: dict[int, list[JourneyEnrolment]] = defaultdict(list)
@@ -327,11 +335,10 @@ def _latest_two(session, model, value_col, label_col, at_col, lo, hi, now, facts
             )
 
 
-def _events(session, ids: list[int], now, lookbacks: dict[str, timedelta], facts) -> None:
-    """The last time of each event in ``lookbacks`` (name -> look-back), one grouped query
-    per distinct look-back."""
+def _events(session, ids: list[int], now, needs: Needs, facts) -> None:
+    """The last time of each needed event, one grouped query per distinct look-back."""
     by_lookback: dict[timedelta, list[str]] = defaultdict(list)
-    for name, lookback in lookbacks.items():
+    for name, lookback in needs.events.items():
         by_lookback[lookback].append(name)
     for lookback, event_names in by_lookback.items():
         for r in session.execute(
@@ -347,38 +354,6 @@ def _events(session, ids: list[int], now, lookbacks: dict[str, timedelta], facts
         ):
             if r[0] in facts:
                 facts[r[0]].events[r[1]] = _aware(r[2])
-
-
-def _features(
-    session, ids: list[int], now, window: timedelta, lookbacks: dict[str, timedelta], facts
-) -> None:
-    """The last use of each feature within ``window``, and the last time of the events in
-    ``lookbacks`` (none longer than ``window``), from one grouped scan of the window."""
-    feature = case((Event.name == FEATURE_EVENT, Event.properties["feature"].as_string())).label(
-        "feature"
-    )
-    for account_id, name, used, at in session.execute(
-        select(Event.account_id, Event.name, feature, func.max(Event.occurred_at))
-        .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
-        .where(
-            Event.account_id.in_(ids),
-            Event.name.in_(sorted({FEATURE_EVENT, *lookbacks})),
-            Event.occurred_at > now - window,
-            Event.occurred_at <= now,
-        )
-        .group_by(Event.account_id, Event.name, feature)
-    ):
-        f = facts.get(account_id)
-        if f is None:
-            continue
-        at = _aware(at)
-        if used and name == FEATURE_EVENT:
-            f.features[used] = at
-        # the window's last time is the look-back's when it falls within the look-back
-        if name in lookbacks and at > now - lookbacks[name]:
-            last = f.events.get(name)
-            if last is None or at > last:
-                f.events[name] = at
 
 
 def _metric(
