@@ -2,9 +2,11 @@
 
 Starts a private Redis and database (SQLite, the embedded default; ``--db postgres`` starts a
 private PostgreSQL with ``initdb``/``pg_ctl``, fsync on), then two gunicorn servers with
-identical settings: the hub (``POST /webhooks/stripe``: verify, one INSERT, one enqueue) and a
-Flask app whose only route answers 200. A Python load generator (asyncio, keep-alive,
-loopback only) drives each with ``--connections`` concurrent connections in two phases:
+identical settings (the Procfile's ``hub.gunicorn_conf``: gthread workers): the hub
+(``POST /webhooks/stripe``: verify, INSERT, enqueue; deliveries arriving together share the
+commit and the job) and a Flask app whose only route answers 200. A Python load generator
+(asyncio, keep-alive, loopback only) drives each with ``--connections`` concurrent
+connections in two phases:
 
 - ``saturation``: closed loop, every connection sends its next request as soon as it has the
   answer; gives the maximum requests/s and the latency at that load (queueing included).
@@ -14,7 +16,9 @@ loopback only) drives each with ``--connections`` concurrent connections in two 
   (no coordinated omission).
 
 Every Stripe event has its own id and a fresh signature; afterwards every id answered 2xx is
-looked up in the inbox ("lost" counts those missing). Prints one JSON document.
+looked up in the inbox ("lost" counts those missing). Each phase also reports the CPU the
+client, the server and Redis spent per request, which depends little on other load on the
+machine. Prints one JSON document.
 
     python bench/webhooks.py [--requests 20000] [--seconds 20] [--connections 200]
 """
@@ -140,12 +144,10 @@ def gunicorn(app_spec: str, env: dict[str, str], args: argparse.Namespace) -> tu
     port = free_port()
     command = [
         str(BIN / "gunicorn"),
+        "--config", "python:hub.gunicorn_conf",  # the Procfile's web settings, for both apps
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(args.workers),
-        "--worker-class", "gthread",
         "--threads", str(args.threads),
-        "--backlog", "2048",
-        "--keep-alive", "30",
         "--log-level", "warning",
         app_spec,
     ]  # fmt: skip
@@ -394,7 +396,12 @@ def main() -> None:
         "benchmark": "webhook ingest under gunicorn",
         "machine_cpus": os.cpu_count(),
         "database": db,
-        "gunicorn": {"workers": args.workers, "worker_class": "gthread", "threads": args.threads},
+        "gunicorn": {
+            "config": "hub.gunicorn_conf",
+            "workers": args.workers,
+            "worker_class": "gthread",
+            "threads": args.threads,
+        },
         "connections": args.connections,
         "load_generator": f"python asyncio, {args.clients} processes, keep-alive, loopback",
     }

@@ -3,6 +3,8 @@ end in the expected account state."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import orjson
 import pytest
 import requests
@@ -123,4 +125,37 @@ def test_signed_events_through_gunicorn_and_a_worker(stack, session):
         ]
     )
     assert [s.value for s in session.scalars(select(MetricSample))] == [410.5]
+    assert all(r.attempts == 1 for r in session.scalars(select(InboxEvent)))
+
+
+def test_a_concurrent_burst_is_stored_and_applied_exactly_once(stack, session):
+    """Sixteen senders at once (batches share commits and jobs), every event delivered twice:
+    one inbox row and one application per event, every duplicate answered as such."""
+    account = Account(name="Burst Mining", stripe_customer_id="cus_BURST", segment="mining_farm")
+    session.add(account)
+    session.commit()
+    bodies = [
+        orjson.dumps(
+            stripe_event(
+                f"evt_burst_{i}",
+                "invoice.paid",
+                invoice(f"in_B{i}", "cus_BURST", "sub_B", 1000 + i),
+                NOW - 100 + i,
+            )
+        )
+        for i in range(60)
+    ]
+
+    def deliver(body: bytes) -> dict:
+        response = _post(stack, "stripe", body, stripe_headers(body))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(deliver, bodies + bodies))
+
+    assert sum(a["duplicate"] for a in answers) == 60
+    wait_until(lambda: _all_done(session, 60), 60, "the worker did not process every delivery")
+    paid = session.scalars(select(Event).where(Event.name == "invoice.paid")).all()
+    assert len(paid) == 60 and all(e.account_id == account.id for e in paid)
     assert all(r.attempts == 1 for r in session.scalars(select(InboxEvent)))

@@ -49,7 +49,12 @@ def stack_env(config: Config, **extra: str) -> dict[str, str]:
 
 def start_web(env: dict[str, str], workers: int = 2) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    command = [
+        str(BIN / "gunicorn"),
+        "--config", "python:hub.gunicorn_conf",  # the Procfile's web settings (threads)
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+    ]  # fmt: skip
     proc = _spawn([*command, "hub:create_app()"], env, "web")
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: _up(base), 60, lambda: f"gunicorn never came up: {tail(env, 'web')}")
