@@ -198,8 +198,11 @@ def covers(conn: Connection, config: FeatureConfig, first: int, end: int) -> boo
         )
         if days != end - first:
             return False
-        late = conn.scalar(
-            select(model.id).where(model.id > state.max_id, when < at_midnight(end)).limit(1)
+        late = conn.scalar(  # by id: SQLite would otherwise walk every row before ``end``
+            select(model.id)
+            .where(model.id > state.max_id, when < at_midnight(end))
+            .order_by(model.id)
+            .limit(1)
         )
         if late is not None:
             return False
