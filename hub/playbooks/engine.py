@@ -22,7 +22,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from hub.db import utcnow
 from hub.models import Account, JourneyEnrolment, StepOutcome
@@ -135,9 +135,10 @@ class Run:
             if not self.new:
                 break
             batch, self.new = self.new, []
-            self.session.flush()  # ids for the new enrolments
+            self._insert_new(batch)
             for e, f in batch:
                 Journey(self, self.playbooks[e.playbook_key].playbook, e, f).advance()
+        self._insert_new(self.new)  # enrolled in the last round: advanced next time
         self._write()
         return self.report
 
@@ -185,8 +186,9 @@ class Run:
             context={"anchor": iso(anchor), "trigger": jsonable(firing.detail)},
             dry_run=self.dry_run or pb.dry_run,
             enrolled_at=self.now,
+            outcome=None,
+            completed_at=None,
         )
-        self.session.add(e)
         f.enrolments.setdefault(pb.key, []).append(
             PastEnrolment(occurrence, "active", self.now, firing.ref)
         )
@@ -387,6 +389,26 @@ class Run:
             )
 
     # -- writes ----------------------------------------------------------------------------
+    def _insert_new(self, batch: list[tuple[JourneyEnrolment, AccountFacts]]) -> None:
+        """Insert new enrolments together and attach them to the session with their ids (the
+        ORM inserts them one statement each on SQLite, to read every id back)."""
+        if not batch:
+            return
+        table = JourneyEnrolment.__table__
+        columns = [c.key for c in table.columns if c.key != "id"]
+        key = (table.c.account_id, table.c.playbook_key, table.c.occurrence)  # unique
+        ids = {}
+        for start in range(0, len(batch), 1000):
+            rows = [{c: getattr(e, c) for c in columns} for e, _f in batch[start : start + 1000]]
+            for ident, *unique in self.session.connection().execute(
+                insert(table).returning(table.c.id, *key), rows
+            ):
+                ids[tuple(unique)] = ident
+        for e, _f in batch:
+            e.id = ids[(e.account_id, e.playbook_key, e.occurrence)]
+            make_transient_to_detached(e)  # every attribute is set: nothing to load
+            self.session.add(e)
+
     def _write(self) -> None:
         self.session.flush()
         enqueue_many(self.session, self.messages, self.now, returning=False)

@@ -291,3 +291,26 @@ def test_manual_trigger_only_via_enrol_step(session):
     keys = [(e.playbook_key, e.trigger_ref) for e in enrolments(session)]
     assert ("vip_care", "from:router:1") in keys
     assert account.id == enrolments(session)[0].account_id
+
+
+def test_enrol_chain_longer_than_the_rounds_is_stored_and_continued_next_run(session):
+    """Enrolments made in the last enrol round are stored (not advanced) and advance next run."""
+    account = add_account(session, attributes={"vip": True})
+    chain = ["chain_a", "chain_b", "chain_c", "chain_d"]
+    pbs = {}
+    for i, key in enumerate(chain):
+        trigger = "{attribute: {vip: true}}" if i == 0 else "{manual: {}}"
+        step = (
+            f"enrol: {{playbook: {chain[i + 1]}}}"
+            if i + 1 < len(chain)
+            else "send: {channel: inapp, text: hi}"
+        )
+        text = f"key: {key}\nname: C\ntrigger: {trigger}\nsteps:\n  - key: go\n    {step}\n"
+        pbs[key] = LivePlaybook(parse_playbook(text), 0, True, None, "default")
+    run(session, pbs, at(0))
+    rows = {e.playbook_key: e for e in enrolments(session)}
+    assert sorted(rows) == chain and all(e.account_id == account.id for e in rows.values())
+    assert rows["chain_d"].status == "active" and rows["chain_d"].context.get("step") is None
+    run(session, pbs, at(0) + timedelta(minutes=10))
+    session.expire_all()
+    assert enrolments(session)[-1].context.get("step") == "go"
