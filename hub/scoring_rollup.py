@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, delete, distinct, func, insert, literal, select, true
+from sqlalchemy import case, delete, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -213,7 +213,9 @@ def covers(conn: Connection, config: FeatureConfig, first: int, end: int) -> boo
 def read_activity_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
 ) -> pd.DataFrame:
-    """Like ``scoring_store.load_activity_buckets``, from the event roll-up."""
+    """Like ``scoring_store.load_activity_buckets``, from the event roll-up. A group has at
+    most one row per day (the roll-up's key), so the plain sum of the day bits is their OR
+    (no DISTINCT, which costs a sort per group)."""
     edges = [int(e) for e in frames.bucket_edges(as_of_day)]
     bucket = case(*[(EventDaily.day >= e, e) for e in edges[-2:0:-1]], else_=edges[0])
     inner = (
@@ -236,8 +238,9 @@ def read_activity_buckets(
     c = inner.c
     keys = (c.account_id, c.bucket, c.event, c.feature)
     day_bit = literal(1).op("<<")(c.day - c.bucket)
-    stmt = select(*keys, func.sum(c.count), func.sum(distinct(day_bit))).group_by(*keys)
-    rows = rows_frame(conn, stmt, ["account_id", "day", "event", "feature", "count", "mask"])
+    stmt = select(*keys, func.sum(c.count), func.sum(day_bit)).group_by(*keys)
+    columns = ["account_id", "day", "event", "feature", "count", "mask"]
+    rows = rows_frame(conn, stmt, columns, plain=True)
     rows["feature"] = rows["feature"].replace("", None)
     return frames.typed(with_active(rows, config.active_events), "activity")
 
@@ -271,7 +274,7 @@ def read_metric_buckets(
     c = inner.c
     keys = (c.account_id, c.bucket, c.metric)
     stmt = select(*keys, func.sum(c.total), func.sum(c.n)).group_by(*keys)
-    return frames.typed(rows_frame(conn, stmt, list(frames.METRIC_COLUMNS)), "metrics")
+    return frames.typed(rows_frame(conn, stmt, list(frames.METRIC_COLUMNS), plain=True), "metrics")
 
 
 def read_daily(
@@ -287,7 +290,7 @@ def read_daily(
         EventDaily.name.in_(event_names(config)),
         *scope.where(EventDaily.account_id),
     )
-    daily = rows_frame(conn, events, ["account_id", "day", "event", "feature", "count"])
+    daily = rows_frame(conn, events, ["account_id", "day", "event", "feature", "count"], plain=True)
     metrics = select(
         MetricDaily.account_id,
         MetricDaily.day,
@@ -300,4 +303,5 @@ def read_daily(
         MetricDaily.metric.in_(_metric_names(config)),
         *scope.where(MetricDaily.account_id),
     )
-    return daily, frames.typed(rows_frame(conn, metrics, list(frames.METRIC_COLUMNS)), "metrics")
+    metrics_frame = rows_frame(conn, metrics, list(frames.METRIC_COLUMNS), plain=True)
+    return daily, frames.typed(metrics_frame, "metrics")

@@ -200,15 +200,13 @@ def _sqlite_milestones(
         " FROM events INDEXED BY ix_events_name_time"
         " WHERE name IN :names AND occurred_at < :end"
         " AND account_id BETWEEN :lo AND :hi GROUP BY account_id, name"
-    ).bindparams(bindparam("names", expanding=True), bindparam("end", type_=UTCDateTime()))
-    params = {
-        "names": list(config.milestone_events),
-        "end": at_midnight(as_of_day),
-        "lo": scope.lo if scope.lo is not None else -(2**62),
-        "hi": scope.hi if scope.hi is not None else 2**62,
-    }
-    rows = conn.execute(stmt, params).all()
-    frame = pd.DataFrame(rows, columns=list(frames.MILESTONE_COLUMNS))
+    ).bindparams(
+        bindparam("names", list(config.milestone_events), expanding=True),
+        bindparam("end", at_midnight(as_of_day), type_=UTCDateTime()),
+        lo=scope.lo if scope.lo is not None else -(2**62),
+        hi=scope.hi if scope.hi is not None else 2**62,
+    )
+    frame = rows_frame(conn, stmt, list(frames.MILESTONE_COLUMNS), plain=True)
     return frames.typed(frame, "milestones")
 
 
