@@ -46,14 +46,17 @@ PRELOAD = (
 def preload() -> None:
     """Import the job modules and what they use, and parse the shipped playbooks: RQ forks a
     work horse per job, which then starts with all of it in memory instead of paying for it
-    again in every job (scoring's imports take about a second, the playbooks 0.2 s)."""
+    again in every job (scoring's imports take about a second, the playbooks and the scoring
+    defaults 0.2 s each)."""
     from importlib import import_module
 
+    from hub import scoring_config
     from hub.playbooks import loader
 
     for name in PRELOAD:
         import_module(name)
     loader.warm()
+    scoring_config.default_config()  # reads and caches the shipped defaults (YAML)
 
 
 def set_app(app: Flask) -> None:

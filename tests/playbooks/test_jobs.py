@@ -61,10 +61,12 @@ def test_worker_preload_imports_the_jobs_and_parses_the_playbooks_before_forking
     probe = (
         "import json, sys\n"
         "from jobs.base import PRELOAD, preload\n"
+        "from hub import scoring_config\n"
         "from hub.playbooks import loader\n"
         "before = [m for m in PRELOAD if m in sys.modules], loader._parse_cached.cache_info()\n"
         "preload()\n"
         "after = [m for m in PRELOAD if m not in sys.modules], loader._parse_cached.cache_info()\n"
+        "assert scoring_config._defaults.cache_info().currsize == 1\n"
         "print(json.dumps([before[0], before[1].currsize, after[0], after[1].currsize,"
         " len(loader.default_sources())]))\n"
     )
