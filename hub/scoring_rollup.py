@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, delete, func, insert, literal, select, true
+from sqlalchemy import and_, case, delete, func, insert, literal, select, true
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +28,7 @@ from hub.models import Event, EventDaily, MetricDaily, MetricSample, RollupDay, 
 from hub.scoring_sql import (
     Scope,
     at_midnight,
+    bucket_rows,
     epoch_day_of,
     event_names,
     feature_of,
@@ -213,34 +215,31 @@ def covers(conn: Connection, config: FeatureConfig, first: int, end: int) -> boo
 def read_activity_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
 ) -> pd.DataFrame:
-    """Like ``scoring_store.load_activity_buckets``, from the event roll-up. A group has at
-    most one row per day (the roll-up's key), so the plain sum of the day bits is their OR
-    (no DISTINCT, which costs a sort per group)."""
+    """Like ``scoring_store.load_activity_buckets``, from the event roll-up. Grouped by
+    (account, event, feature), the order of the roll-up's key, with conditional sums per
+    bucket, so the database streams instead of sorting. A group has one row per day (the
+    key), so the sum of the day bits is their OR."""
     edges = [int(e) for e in frames.bucket_edges(as_of_day)]
-    bucket = case(*[(EventDaily.day >= e, e) for e in edges[-2:0:-1]], else_=edges[0])
-    inner = (
-        select(
-            EventDaily.account_id.label("account_id"),
-            bucket.label("bucket"),
-            EventDaily.name.label("event"),
-            EventDaily.feature.label("feature"),
-            EventDaily.day.label("day"),
-            EventDaily.count.label("count"),
-        )
+    day = EventDaily.day
+    sums = []
+    for lo, hi in pairwise(edges):
+        inside = and_(day >= lo, day < hi)
+        day_bit = literal(1).op("<<")(day - lo)
+        sums += [func.sum(case((inside, day_bit))), func.sum(case((inside, EventDaily.count)))]
+    keys = (EventDaily.account_id, EventDaily.name, EventDaily.feature)
+    stmt = (
+        select(*keys, *sums)
         .where(
-            EventDaily.day >= edges[0],
-            EventDaily.day < as_of_day,
+            day >= edges[0],
+            day < as_of_day,
             EventDaily.name.in_(event_names(config)),
             *scope.where(EventDaily.account_id),
         )
-        .subquery()
+        .group_by(*keys)
     )
-    c = inner.c
-    keys = (c.account_id, c.bucket, c.event, c.feature)
-    day_bit = literal(1).op("<<")(c.day - c.bucket)
-    stmt = select(*keys, func.sum(c.count), func.sum(day_bit)).group_by(*keys)
-    columns = ["account_id", "day", "event", "feature", "count", "mask"]
-    rows = rows_frame(conn, stmt, columns, plain=True)
+    names = ["account_id", "event", "feature"]
+    rows = bucket_rows(conn, stmt, names, ["mask", "count"], edges[:-1], plain=True)
+    rows = rows[["account_id", "day", "event", "feature", "count", "mask"]]
     rows["feature"] = rows["feature"].replace("", None)
     return frames.typed(with_active(rows, config.active_events), "activity")
 
@@ -252,29 +251,30 @@ def _metric_names(config: FeatureConfig) -> list[str]:
 def read_metric_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
 ) -> pd.DataFrame:
-    """Like ``scoring_store.load_metric_buckets``, from the metric roll-up."""
+    """Like ``scoring_store.load_metric_buckets``, from the metric roll-up (grouped in the
+    order of its key, like the activity)."""
     edges = [int(e) for e in frames.bucket_edges(as_of_day)]
-    bucket = case(*[(MetricDaily.day >= e, e) for e in edges[-2:0:-1]], else_=edges[0])
-    inner = (
-        select(
-            MetricDaily.account_id.label("account_id"),
-            bucket.label("bucket"),
-            MetricDaily.metric.label("metric"),
-            MetricDaily.total.label("total"),
-            MetricDaily.n.label("n"),
-        )
+    day = MetricDaily.day
+    sums = []
+    for lo, hi in pairwise(edges):
+        inside = and_(day >= lo, day < hi)
+        sums += [
+            func.sum(case((inside, MetricDaily.total))),
+            func.sum(case((inside, MetricDaily.n))),
+        ]
+    keys = (MetricDaily.account_id, MetricDaily.metric)
+    stmt = (
+        select(*keys, *sums)
         .where(
-            MetricDaily.day >= edges[0],
-            MetricDaily.day < as_of_day,
+            day >= edges[0],
+            day < as_of_day,
             MetricDaily.metric.in_(_metric_names(config)),
             *scope.where(MetricDaily.account_id),
         )
-        .subquery()
+        .group_by(*keys)
     )
-    c = inner.c
-    keys = (c.account_id, c.bucket, c.metric)
-    stmt = select(*keys, func.sum(c.total), func.sum(c.n)).group_by(*keys)
-    return frames.typed(rows_frame(conn, stmt, list(frames.METRIC_COLUMNS), plain=True), "metrics")
+    rows = bucket_rows(conn, stmt, ["account_id", "metric"], ["total", "n"], edges[:-1], plain=True)
+    return frames.typed(rows[list(frames.METRIC_COLUMNS)], "metrics")
 
 
 def read_daily(

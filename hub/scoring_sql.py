@@ -64,6 +64,32 @@ def rows_frame(conn: Connection, stmt, columns: list[str], plain: bool = False) 
     return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)))
 
 
+def bucket_rows(
+    conn: Connection,
+    stmt,
+    keys: list[str],
+    values: list[str],
+    starts: list[int],
+    plain: bool = False,
+) -> pd.DataFrame:
+    """Long rows (keys, ``day``, values) from ``stmt`` grouped by ``keys`` with one
+    conditional aggregate of each of ``values`` per window bucket (bucket after bucket),
+    ``day`` being the bucket's first day. A bucket is kept where its last value is > 0 (a
+    count of the rows inside)."""
+    names = [f"{value}{i}" for i in range(len(starts)) for value in values]
+    wide = rows_frame(conn, stmt, [*keys, *names], plain=plain)
+    parts = [
+        pd.DataFrame(
+            {key: wide[key] for key in keys}
+            | {"day": start}
+            | {value: wide[f"{value}{i}"] for value in values}
+        )
+        for i, start in enumerate(starts)
+    ]
+    rows = pd.concat(parts, ignore_index=True)
+    return rows[pd.to_numeric(rows[values[-1]]).fillna(0) > 0]
+
+
 def event_names(config: FeatureConfig) -> list[str]:
     names = {
         *config.active_events,

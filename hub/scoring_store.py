@@ -22,6 +22,7 @@ from hub.models import Account, Event, MetricSample, SubscriptionChange, SurveyR
 from hub.scoring_sql import (
     Scope,
     at_midnight,
+    bucket_rows,
     epoch_day_of,
     event_names,
     feature_of,
@@ -133,11 +134,9 @@ def load_metric_buckets(
     per bucket, so the database streams instead of sorting."""
     edges = [int(e) for e in frames.bucket_edges(as_of_day)]
     at = MetricSample.measured_at
-    buckets = [
-        (lo, and_(at >= at_midnight(lo), at < at_midnight(hi))) for lo, hi in pairwise(edges)
-    ]
     aggregates = []
-    for _, inside in buckets:
+    for lo, hi in pairwise(edges):
+        inside = and_(at >= at_midnight(lo), at < at_midnight(hi))
         value = case((inside, MetricSample.value), else_=None)
         aggregates += [func.sum(value), func.count(value)]
     stmt = (
@@ -150,22 +149,7 @@ def load_metric_buckets(
         )
         .group_by(MetricSample.account_id, MetricSample.metric)
     )
-    names = [f"{kind}{i}" for i in range(len(buckets)) for kind in ("total", "n")]
-    wide = rows_frame(conn, stmt, ["account_id", "metric", *names])
-    parts = [
-        pd.DataFrame(
-            {
-                "account_id": wide["account_id"],
-                "day": lo,
-                "metric": wide["metric"],
-                "total": wide[f"total{i}"],
-                "n": wide[f"n{i}"],
-            }
-        )
-        for i, (lo, _) in enumerate(buckets)
-    ]
-    rows = pd.concat(parts, ignore_index=True) if parts else wide
-    rows = rows[pd.to_numeric(rows["n"]).fillna(0) > 0]
+    rows = bucket_rows(conn, stmt, ["account_id", "metric"], ["total", "n"], edges[:-1])
     return frames.typed(rows[list(frames.METRIC_COLUMNS)].fillna({"total": 0.0}), "metrics")
 
 
