@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, select
+from sqlalchemy import and_, case, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from hub import scoring_config, scoring_rollup
@@ -205,8 +205,6 @@ def load_facts(
         HealthScore.score,
         HealthScore.tier,
         HealthScore.computed_at,
-        lo,
-        hi,
         now,
         facts,
         "health",
@@ -217,8 +215,6 @@ def load_facts(
         ChurnPrediction.probability,
         ChurnPrediction.segment,
         ChurnPrediction.predicted_at,
-        lo,
-        hi,
         now,
         facts,
         "churn",
@@ -309,30 +305,31 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def _latest_two(session, model, value_col, label_col, at_col, lo, hi, now, facts, attr) -> None:
-    ranked = (
-        select(
-            model.id.label("id"),
-            model.account_id.label("account_id"),
-            value_col.label("value"),
-            label_col.label("label"),
-            at_col.label("at"),
-            func.row_number()
-            .over(partition_by=model.account_id, order_by=(at_col.desc(), model.id.desc()))
-            .label("rank"),
+def _latest_two(session, model, value_col, label_col, at_col, now, facts, attr) -> None:
+    """The two newest rows of ``model`` as of ``now`` per account, newest first: two seeks of
+    the (account, time) index per account, whatever the length of the history (a window
+    over the history reads every row of it, and scoring adds one a day)."""
+
+    def newest(offset: int):
+        return (
+            select(model.id)
+            .where(model.account_id == Account.id, at_col <= now)
+            .order_by(at_col.desc(), model.id.desc())
+            .limit(1)
+            .offset(offset)
+            .scalar_subquery()
         )
-        .where(model.account_id >= lo, model.account_id <= hi, at_col <= now)
-        .subquery()
-    )
+
+    accounts = Account.id.in_(sorted(facts))
+    newest_two = union_all(
+        select(newest(0)).where(accounts), select(newest(1)).where(accounts)
+    ).subquery()
     for r in session.execute(
-        select(ranked.c.id, ranked.c.account_id, ranked.c.value, ranked.c.label, ranked.c.at)
-        .where(ranked.c.rank <= 2)
-        .order_by(ranked.c.account_id, ranked.c.rank)
+        select(model.id, model.account_id, value_col, label_col, at_col)
+        .where(model.id.in_(select(newest_two)))
+        .order_by(model.account_id, at_col.desc(), model.id.desc())
     ):
-        if r.account_id in facts:
-            getattr(facts[r.account_id], attr).append(
-                Score(r.id, float(r.value), r.label, _aware(r.at))
-            )
+        getattr(facts[r[1]], attr).append(Score(r[0], float(r[2]), r[3], _aware(r[4])))
 
 
 def _events(session, ids: list[int], now, needs: Needs, facts) -> None:

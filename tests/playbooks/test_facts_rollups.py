@@ -1,4 +1,5 @@
-"""Metric windows read from the scoring roll-ups give the facts of the raw rows."""
+"""Facts loading: metric windows read from the scoring roll-ups give the facts of the raw
+rows; the latest two scores are the newest as of ``now``."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from sqlalchemy.orm import Session
 from hub import scoring_rollup
 from hub.db import db
 from hub.demo import generate
-from hub.models import Event
+from hub.models import Event, HealthScore
 from hub.playbooks import loader
 from hub.playbooks.engine import needs_of
+from hub.playbooks.facts import Needs
 from hub.playbooks.queries import load_facts, rollup_config
 from hub.scoring_config import default_config
 from scoring import frames
+from tests.playbooks.conftest import add_account
 
 AS_OF = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -68,3 +71,32 @@ def test_rollups_give_the_metric_facts_of_the_raw_rows(app):
             )
         with Session(engine) as session:
             assert rollup_config(session, needs, NOW) is None
+
+
+def test_latest_two_scores_are_the_newest_as_of_now_ties_by_id(app):
+    with app.app_context():
+        engine = db.engine
+        with Session(engine) as session:
+            scored, unscored = add_account(session).id, add_account(session).id
+            for hours, score in ((-72, 80.0), (-24, 60.0), (-24, 40.0), (-48, 90.0), (5, 10.0)):
+                session.add(
+                    HealthScore(
+                        account_id=scored,
+                        score=score,
+                        tier=f"t{int(score)}",
+                        computed_at=NOW + timedelta(hours=hours),
+                        components={},
+                        contributions={},
+                        drivers={},
+                        missing=[],
+                    )
+                )
+            session.commit()
+            facts, _ = load_facts(session, 1, 10**9, NOW, Needs(), 0)
+        # the future row is ignored; of the two at -24 h the later id counts as newer
+        assert [(s.value, s.label) for s in facts[scored].health] == [
+            (40.0, "t40"),
+            (60.0, "t60"),
+        ]
+        assert facts[scored].health[0].at == NOW - timedelta(hours=24)
+        assert facts[unscored].health == [] and facts[unscored].churn == []
