@@ -332,7 +332,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
-            "account_id", "day", "name", "feature", name=op.f("pk_event_daily")
+            "account_id", "name", "feature", "day", name=op.f("pk_event_daily")
         ),
     )
     op.create_table(
@@ -421,7 +421,7 @@ def upgrade() -> None:
             name=op.f("fk_metric_daily_account_id_accounts"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("account_id", "day", "metric", name=op.f("pk_metric_daily")),
+        sa.PrimaryKeyConstraint("account_id", "metric", "day", name=op.f("pk_metric_daily")),
     )
     op.create_table(
         "milestones",
