@@ -46,9 +46,6 @@ from scoring.config import FeatureConfig, parse_config
 from scoring.frames import epoch_day
 
 CUSTOMER_CHANNELS = ("email", "sms", "inapp")
-EVENTS_BY_ACCOUNT = "INDEXED BY ix_events_account_time"
-"""SQLite: walk each account's events by time (the planner may prefer the name index, which
-reads every account's events of that name in the window)."""
 
 
 def day_of(session: Session, column):
@@ -247,7 +244,6 @@ def load_facts(
         feature = Event.properties["feature"].as_string()
         for r in session.execute(
             select(Event.account_id, feature.label("feature"), func.max(Event.occurred_at))
-            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
             .where(
                 Event.account_id.in_(ids),
                 Event.name == "feature_used",
@@ -340,7 +336,6 @@ def _events(session, ids: list[int], now, needs: Needs, facts) -> None:
     for lookback, event_names in by_lookback.items():
         for r in session.execute(
             select(Event.account_id, Event.name, func.max(Event.occurred_at))
-            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
             .where(
                 Event.account_id.in_(ids),
                 Event.name.in_(sorted(event_names)),
@@ -370,7 +365,6 @@ def _metric(
         day = day_of(session, Event.occurred_at)
         daily = (
             select(Event.account_id.label("a"), day.label("d"), func.count().label("v"))
-            .with_hint(Event, EVENTS_BY_ACCOUNT, "sqlite")
             .where(
                 Event.account_id.in_(ids),
                 Event.name.in_(USAGE_EVENTS),
