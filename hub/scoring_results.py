@@ -7,14 +7,40 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select
+import orjson
+from sqlalchemy import JSON, Dialect, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from hub.models import Account, ChurnPrediction, HealthScore
 from scoring.health import HealthResult
 
 BATCH = 5000
+
+
+class _JSONText(TypeDecorator[str]):
+    """A JSON column bound from text already serialised (``_json``): the SQL is the JSON
+    type's (``::JSON`` on PostgreSQL) without SQLAlchemy's ``json.dumps`` per value."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _insert_json(model: type, *columns: str):
+    """INSERT into ``model`` taking ``columns`` as serialised JSON text."""
+    return insert(model).values({c: bindparam(c, type_=_JSONText()) for c in columns})
+
+
+_HEALTH_INSERT = _insert_json(HealthScore, "components", "contributions", "drivers", "missing")
+_PREDICTION_INSERT = _insert_json(ChurnPrediction, "reasons")
 
 
 def _nan_none(value: float) -> float | None:
@@ -39,10 +65,10 @@ def write_health(
                 "account_id": rec["account_id"],
                 "score": rec["score"],
                 "tier": rec["tier"],
-                "components": rec["components"],
-                "contributions": rec["contributions"],
-                "drivers": rec["drivers"],
-                "missing": rec["missing"],
+                "components": _json(rec["components"]),
+                "contributions": _json(rec["contributions"]),
+                "drivers": _json(rec["drivers"]),
+                "missing": _json(rec["missing"]),
                 "trend_7d": _nan_none(trends[7][i]) if 7 in trends else None,
                 "trend_30d": _nan_none(trends[30][i]) if 30 in trends else None,
                 "profile": rec["profile"],
@@ -51,7 +77,7 @@ def write_health(
             }
         )
     for start in range(0, len(rows), BATCH):
-        conn.execute(insert(HealthScore), rows[start : start + BATCH])
+        conn.execute(_HEALTH_INSERT, rows[start : start + BATCH])
     return len(rows)
 
 
@@ -70,13 +96,13 @@ def write_predictions(
             "probability": round(float(p), 4),
             "segment": str(s),
             "model_version": model_version,
-            "reasons": r,
+            "reasons": _json(r),
             "predicted_at": predicted_at,
         }
         for a, p, s, r in zip(account_ids, probability, segments, reasons, strict=True)
     ]
     for start in range(0, len(rows), BATCH):
-        conn.execute(insert(ChurnPrediction), rows[start : start + BATCH])
+        conn.execute(_PREDICTION_INSERT, rows[start : start + BATCH])
     return len(rows)
 
 
