@@ -26,7 +26,7 @@ from hub import churn_registry, scoring_config, scoring_rollup
 from hub.models import ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.scoring_history import load_score_history
 from hub.scoring_results import write_health, write_predictions
-from hub.scoring_store import Scope, account_ids, load_for_scoring
+from hub.scoring_store import Scope, account_ids, load_for_scoring, load_milestones_in
 from scoring.churn import ChurnModel, risk_segments
 from scoring.config import ScoringConfig, parse_config
 from scoring.features import FeatureBuilder
@@ -112,14 +112,20 @@ def _reference(
 ) -> dict[str, Any]:
     """Percentile reference values from a sample of the tenant: ``REFERENCE_RANGES`` runs
     of consecutive ids spread over all ids (ranges read through the account index; ids
-    follow signup order, so spreading them covers old and new accounts alike)."""
+    follow signup order, so spreading them covers old and new accounts alike). Their
+    milestones are read in one query."""
     per_range = max(1, sample // REFERENCE_RANGES)
     starts = np.linspace(0, max(len(ids) - per_range, 0), REFERENCE_RANGES).astype(int)
+    ranges = [
+        (int(ids[start]), int(ids[min(start + per_range, len(ids)) - 1]))
+        for start in sorted(set(starts.tolist()))
+    ]
     features = []
     with engine.connect() as conn:
-        for start in sorted(set(starts.tolist())):
-            lo, hi = int(ids[start]), int(ids[min(start + per_range, len(ids)) - 1])
-            inputs = load_for_scoring(conn, config.features, day, Scope(lo=lo, hi=hi))
+        milestones = load_milestones_in(conn, config.features, day, ranges)
+        for lo, hi in ranges:
+            scope = Scope(lo=lo, hi=hi)
+            inputs = load_for_scoring(conn, config.features, day, scope, milestones)
             features.append(FeatureBuilder(inputs, config.features).at(day))
     return percentile_reference(pd.concat(features, ignore_index=True), config.health)
 

@@ -159,7 +159,9 @@ def load_milestones(
     if not config.milestone_events:
         return frames.typed(pd.DataFrame({c: [] for c in frames.MILESTONE_COLUMNS}), "milestones")
     if conn.dialect.name == "sqlite" and (scope.lo is not None or scope.hi is not None):
-        return _sqlite_milestones(conn, config, as_of_day, scope)
+        lo = scope.lo if scope.lo is not None else -(2**62)
+        hi = scope.hi if scope.hi is not None else 2**62
+        return _sqlite_milestones(conn, config, as_of_day, [(lo, hi)])
     day = epoch_day_of(Event.occurred_at, conn.dialect.name)
     stmt = (
         select(Event.account_id, Event.name, func.min(day))
@@ -174,21 +176,33 @@ def load_milestones(
     return frames.typed(rows_frame(conn, stmt, list(frames.MILESTONE_COLUMNS)), "milestones")
 
 
+def load_milestones_in(
+    conn: Connection, config: FeatureConfig, as_of_day: int, ranges: list[tuple[int, int]]
+) -> pd.DataFrame:
+    """Milestones of the accounts with ids in any of the inclusive ``ranges``: on SQLite in
+    one query (each query walks every milestone event, however narrow its ranges)."""
+    if conn.dialect.name == "sqlite" and config.milestone_events:
+        return _sqlite_milestones(conn, config, as_of_day, ranges)
+    parts = [load_milestones(conn, config, as_of_day, Scope(lo=lo, hi=hi)) for lo, hi in ranges]
+    return frames.typed(pd.concat(parts, ignore_index=True), "milestones")
+
+
 def _sqlite_milestones(
-    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+    conn: Connection, config: FeatureConfig, as_of_day: int, ranges: list[tuple[int, int]]
 ) -> pd.DataFrame:
     """Milestones are a few events per account over all time: read through the (name, time)
     index. Given an id range SQLite's planner would walk every event of those accounts."""
+    within = " OR ".join(f"account_id BETWEEN :lo{i} AND :hi{i}" for i in range(len(ranges)))
     stmt = text(
         "SELECT account_id, name, min(CAST(julianday(occurred_at) - 2440587.5 AS INTEGER))"
         " FROM events INDEXED BY ix_events_name_time"
-        " WHERE name IN :names AND occurred_at < :end"
-        " AND account_id BETWEEN :lo AND :hi GROUP BY account_id, name"
+        f" WHERE name IN :names AND occurred_at < :end AND ({within})"
+        " GROUP BY account_id, name"
     ).bindparams(
         bindparam("names", list(config.milestone_events), expanding=True),
         bindparam("end", at_midnight(as_of_day), type_=UTCDateTime()),
-        lo=scope.lo if scope.lo is not None else -(2**62),
-        hi=scope.hi if scope.hi is not None else 2**62,
+        **{f"lo{i}": lo for i, (lo, _) in enumerate(ranges)},
+        **{f"hi{i}": hi for i, (_, hi) in enumerate(ranges)},
     )
     frame = rows_frame(conn, stmt, list(frames.MILESTONE_COLUMNS), plain=True)
     return frames.typed(frame, "milestones")
@@ -230,10 +244,15 @@ def load_subscriptions(conn: Connection, before_day: int, scope: Scope) -> pd.Da
 
 
 def load_for_scoring(
-    conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope
+    conn: Connection,
+    config: FeatureConfig,
+    as_of_day: int,
+    scope: Scope,
+    milestones: pd.DataFrame | None = None,
 ) -> ScoringInputs:
     """Inputs for scoring the accounts in ``scope`` as of ``as_of_day`` (bucketed): from the
-    daily roll-ups when they cover the window, else from the raw rows (same result)."""
+    daily roll-ups when they cover the window, else from the raw rows (same result).
+    ``milestones`` loaded beforehand for more accounts are kept to the scope's."""
     accounts = load_accounts(conn, config, scope)
     if scoring_rollup.covers(conn, config, as_of_day - frames.LOOKBACK_DAYS, as_of_day):
         activity = scoring_rollup.read_activity_buckets(conn, config, as_of_day, scope)
@@ -245,7 +264,10 @@ def load_for_scoring(
         accounts=accounts,
         activity=only_accounts(activity, accounts),
         metrics=only_accounts(metrics, accounts),
-        milestones=only_accounts(load_milestones(conn, config, as_of_day, scope), accounts),
+        milestones=only_accounts(
+            load_milestones(conn, config, as_of_day, scope) if milestones is None else milestones,
+            accounts,
+        ),
         surveys=only_accounts(load_surveys(conn, as_of_day, scope), accounts),
         subscriptions=only_accounts(load_subscriptions(conn, as_of_day, scope), accounts),
         bucketed_as_of=as_of_day,

@@ -13,7 +13,7 @@ from hub.demo import generate
 from hub.models import Account, Event, MetricSample, SubscriptionChange, SurveyResponse
 from hub.scoring_config import default_config
 from hub.scoring_history import history_start, load_history
-from hub.scoring_store import Scope, load_for_scoring
+from hub.scoring_store import Scope, load_for_scoring, load_milestones, load_milestones_in
 from scoring import frames
 from scoring.features import FeatureBuilder
 
@@ -108,6 +108,30 @@ def test_sql_buckets_and_daily_history_match_the_raw_rows(app):
     live = expected[expected["account_id"].isin(chunk["account_id"])].reset_index(drop=True)
     assert set(chunk["account_id"]) <= set(range(1, 21)) and len(chunk) > 5
     pd.testing.assert_frame_equal(chunk, live)
+
+
+def test_milestones_of_several_ranges_in_one_load(app):
+    """Milestones read once for several id ranges are each range's milestones, and a scope
+    loaded with them builds the features it builds reading its own."""
+    cfg = default_config()
+    day = frames.epoch_day(AS_OF)
+    ranges = [(2, 8), (10, 20), (30, 40)]
+    with app.app_context():
+        with db.engine.begin() as conn:
+            generate(conn, accounts=40, seed=5, days=80, as_of=AS_OF)
+        with db.engine.connect() as conn:
+            together = load_milestones_in(conn, cfg.features, day, ranges)
+            apart = [load_milestones(conn, cfg.features, day, Scope(lo=a, hi=b)) for a, b in ranges]
+            own = load_for_scoring(conn, cfg.features, day, Scope(lo=10, hi=20))
+            shared = load_for_scoring(conn, cfg.features, day, Scope(lo=10, hi=20), together)
+    keys = list(frames.MILESTONE_COLUMNS)
+    expected = frames.typed(pd.concat(apart, ignore_index=True), "milestones")
+    expected = expected.sort_values(keys[:2], ignore_index=True)
+    assert set(expected["account_id"]) == {3, 8, 11, 34}  # not 9, between the ranges
+    pd.testing.assert_frame_equal(together.sort_values(keys[:2], ignore_index=True), expected)
+    pd.testing.assert_frame_equal(
+        FeatureBuilder(shared, cfg.features).at(day), FeatureBuilder(own, cfg.features).at(day)
+    )
 
 
 def test_daily_rollups_give_the_same_features_and_pick_up_late_rows(app):
