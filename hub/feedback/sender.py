@@ -245,6 +245,7 @@ def send(
             "answer_links": links,
             "comment_link": answer_url(base_url, survey.id),
         },
+        now=now,
     )
     return survey
 

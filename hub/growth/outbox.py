@@ -42,8 +42,10 @@ def queue_message(
     body: str | None = None,
     payload: dict[str, Any] | None = None,
     due_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> tuple[OutboxMessage, bool]:
-    """The outbox row for ``key`` (created now or earlier) and whether it was created now."""
+    """The outbox row for ``key`` (created now or earlier) and whether it was created now;
+    due at ``due_at``, else at ``now`` (the caller's clock, else the wall clock)."""
     message = OutgoingMessage(
         channel=channel,
         account_id=account_id,
@@ -57,6 +59,6 @@ def queue_message(
         due_at=due_at,
         key=key[:255],
     )
-    inserted = enqueue_many(session, [message], utcnow())
+    inserted = enqueue_many(session, [message], now or utcnow())
     row = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key[:255]))
     return row, bool(inserted)

@@ -219,6 +219,7 @@ def deliver(
             subject=subject,
             body=body,
             payload={"offer_id": offer.id, "link": link, "rule": rule["key"]},
+            now=offer.offered_at,
         )
     if close_by == "task":  # opportunities are opened by hub.offers.crm (jobs.growth)
         request_work(

@@ -88,6 +88,7 @@ def invite(
             subject=subject,
             body=body,
             payload={"link": link, "code": display(code.code), "trigger": trigger},
+            now=now,
         )
         queued = queued or created
     code.invited_at = now
