@@ -40,14 +40,25 @@ def default_config() -> ScoringConfig:
     return parse_config(default_document())
 
 
-def active_version(session: Session) -> HealthConfigVersion:
-    """The active configuration version (the defaults become version 1 on first use)."""
-    row = session.scalar(
+def _active_row(session: Session) -> HealthConfigVersion | None:
+    return session.scalar(
         select(HealthConfigVersion)
         .where(HealthConfigVersion.active.is_(True))
         .order_by(HealthConfigVersion.version.desc())
         .limit(1)
     )
+
+
+def active_config(session: Session) -> ScoringConfig:
+    """The active configuration, parsed, without writing anything (the defaults when no
+    version was saved yet)."""
+    row = _active_row(session)
+    return parse_config(row.document) if row is not None else default_config()
+
+
+def active_version(session: Session) -> HealthConfigVersion:
+    """The active configuration version (the defaults become version 1 on first use)."""
+    row = _active_row(session)
     if row is None:
         try:
             with session.begin_nested():

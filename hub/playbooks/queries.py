@@ -20,7 +20,6 @@ from hub.models import (
     Contact,
     Event,
     EventDaily,
-    HealthConfigVersion,
     HealthScore,
     JourneyEnrolment,
     MetricDaily,
@@ -42,7 +41,7 @@ from hub.playbooks.facts import (
 )
 from hub.playbooks.guards import PastEnrolment
 from hub.scoring_sql import event_names as rolled_up_events
-from scoring.config import FeatureConfig, parse_config
+from scoring.config import FeatureConfig
 from scoring.frames import epoch_day
 
 CUSTOMER_CHANNELS = ("email", "sms", "inapp")
@@ -78,15 +77,7 @@ def rollup_config(session: Session, needs: Needs, now: datetime) -> FeatureConfi
     still read from the raw rows (``rolled_up``)."""
     if not needs.metrics:
         return None
-    document = session.scalar(
-        select(HealthConfigVersion.document)
-        .where(HealthConfigVersion.active.is_(True))
-        .order_by(HealthConfigVersion.version.desc())
-        .limit(1)
-    )
-    config = (
-        parse_config(document) if document is not None else scoring_config.default_config()
-    ).features
+    config = scoring_config.active_config(session).features
     if not any(rolled_up(window, config) for window in needs.metrics):
         return None
     today = epoch_day(now)
