@@ -92,8 +92,8 @@ def _finish_request(response: Response) -> Response:
 
 
 def _json_errors_outside_ui(exc: HTTPException):
-    """API, webhook and ops paths answer errors as JSON; the UI renders its own pages."""
-    if request.path.startswith(("/api", "/webhooks", "/healthz", "/readyz", "/metrics")):
+    """API and ops paths answer errors as JSON; the UI renders its own pages."""
+    if request.path.startswith(("/api", "/healthz", "/readyz", "/metrics")):
         return from_http_exception(exc)
     return exc
 

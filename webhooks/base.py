@@ -6,12 +6,21 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from flask import Response
 
 from hub.config import Config
 from webhooks.inbox import Stored
 from webhooks.secrets import Secrets
 from webhooks.verify import WebhookError, bad_request
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to a delivery, written straight to WSGI by ``webhooks.ingress``."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,20 +41,20 @@ class Receiver(Protocol):
         """Verify and read the delivery; raise WebhookError to refuse it (nothing stored)."""
         ...
 
-    def success(self, delivery: Delivery, stored: Stored) -> Response: ...
+    def success(self, delivery: Delivery, stored: Stored) -> Reply: ...
 
-    def failure(self, error: WebhookError, body: bytes) -> Response: ...
-
-
-def json_response(doc: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(doc), status=status, mimetype="application/json")
+    def failure(self, error: WebhookError, body: bytes) -> Reply: ...
 
 
-def json_failure(error: WebhookError) -> Response:
+def json_response(doc: Any, status: int = 200) -> Reply:
+    return Reply(status, orjson.dumps(doc))
+
+
+def json_failure(error: WebhookError) -> Reply:
     return json_response({"error": {"code": error.code, "message": error.message}}, error.status)
 
 
-def json_success(stored: Stored) -> Response:
+def json_success(stored: Stored) -> Reply:
     return json_response({"received": True, "duplicate": stored.duplicate})
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
-
 from hub.config import Config
-from webhooks.base import Delivery, json_failure, json_success, parse_json
+from webhooks.base import Delivery, Reply, json_failure, json_success, parse_json
 from webhooks.inbox import Stored
 from webhooks.secrets import Secrets
 from webhooks.verify import WebhookError, bad_request, verify_standard
@@ -59,10 +57,10 @@ class EventsReceiver:
             kind = _event_type(doc)
         return Delivery(msg_id, kind)
 
-    def success(self, delivery: Delivery, stored: Stored) -> Response:
+    def success(self, delivery: Delivery, stored: Stored) -> Reply:
         return json_success(stored)
 
-    def failure(self, error: WebhookError, body: bytes) -> Response:
+    def failure(self, error: WebhookError, body: bytes) -> Reply:
         return json_failure(error)
 
 

@@ -14,10 +14,9 @@ import hashlib
 from typing import Any
 
 import orjson
-from flask import Response
 
 from hub.config import Config
-from webhooks.base import Delivery, json_response, parse_json, text_field
+from webhooks.base import Delivery, Reply, json_response, parse_json, text_field
 from webhooks.inbox import Stored
 from webhooks.secrets import Secrets
 from webhooks.verify import WebhookError, bad_request, verify_basic_auth
@@ -48,10 +47,10 @@ class MixpanelReceiver:
         external_id = "sha256:" + hashlib.sha256(body).hexdigest()
         return Delivery(external_id, action, action=action)
 
-    def success(self, delivery: Delivery, stored: Stored) -> Response:
+    def success(self, delivery: Delivery, stored: Stored) -> Reply:
         return json_response({"action": delivery.action, "status": "success"})
 
-    def failure(self, error: WebhookError, body: bytes) -> Response:
+    def failure(self, error: WebhookError, body: bytes) -> Reply:
         return json_response(
             {
                 "action": _action_of(body),

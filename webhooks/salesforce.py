@@ -12,11 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Response
-
 from hub.config import Config
 from hub.ingest.soap import ACK, EnvelopeError, parse
-from webhooks.base import Delivery, json_failure
+from webhooks.base import Delivery, Reply, json_failure
 from webhooks.inbox import Stored
 from webhooks.secrets import Secrets
 from webhooks.verify import WebhookError, bad_request, same_org, unauthorized
@@ -42,10 +40,10 @@ class SalesforceReceiver:
         kind = kinds.pop() if len(kinds) == 1 else "mixed"
         return Delivery(f"notifications:{key}", kind[:128])
 
-    def success(self, delivery: Delivery, stored: Stored) -> Response:
-        return Response(ACK, status=200, mimetype="text/xml")
+    def success(self, delivery: Delivery, stored: Stored) -> Reply:
+        return Reply(200, ACK, "text/xml; charset=utf-8")
 
-    def failure(self, error: WebhookError, body: bytes) -> Response:
+    def failure(self, error: WebhookError, body: bytes) -> Reply:
         return json_failure(error)
 
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
-
 from hub.config import Config
-from webhooks.base import Delivery, json_failure, json_success, parse_json, text_field
+from webhooks.base import Delivery, Reply, json_failure, json_success, parse_json, text_field
 from webhooks.inbox import Stored
 from webhooks.secrets import Secrets
 from webhooks.verify import WebhookError, bad_request, verify_stripe
@@ -35,10 +33,10 @@ class StripeReceiver:
             raise bad_request("a Stripe event is a JSON object")
         return Delivery(text_field(doc, "id"), text_field(doc, "type", 128))
 
-    def success(self, delivery: Delivery, stored: Stored) -> Response:
+    def success(self, delivery: Delivery, stored: Stored) -> Reply:
         return json_success(stored)
 
-    def failure(self, error: WebhookError, body: bytes) -> Response:
+    def failure(self, error: WebhookError, body: bytes) -> Reply:
         return json_failure(error)
 
 

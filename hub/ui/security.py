@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
@@ -53,16 +52,6 @@ class SignedIn:
         return f"user:{self.email}"
 
 
-class BrowserSessionInterface(SecureCookieSessionInterface):
-    """Signed-cookie sessions, except on webhook deliveries: no browser sends them, so they
-    skip the cookie work (a null session that refuses writes)."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/webhooks/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-
 def configure(app: Flask) -> None:
     """Cookie flags and CSRF for the UI (the API and webhooks use tokens and signatures)."""
     secure = app.config["CSHUB"].base_url.startswith("https://")
@@ -75,7 +64,6 @@ def configure(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session's life
     app.config["WTF_CSRF_SSL_STRICT"] = secure
     csrf.init_app(app)
-    app.session_interface = BrowserSessionInterface()
 
 
 def current_user() -> SignedIn | None:
