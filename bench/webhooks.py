@@ -372,7 +372,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker")
+    parser.add_argument("--threads", type=int, default=12, help="gthread threads per worker")
     parser.add_argument("--rate", type=float, default=0.0, help="sustained rate (0: half hub's)")
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="sqlite")
     args = parser.parse_args()
