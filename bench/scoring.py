@@ -13,9 +13,9 @@ Sections, each in its own process so each peak memory figure is its own:
 - ``naive``: the same functions called once per account, on ``--naive-sample`` accounts;
   the figure for the full sizes is extrapolated linearly and labelled so.
 - ``store``: ``--store-accounts`` accounts in a real SQLite store (built once, kept in
-  ``--work``; the default leaves about 100,000 live): plan + score every live account from the store back into the store, the way
-  ``cshub score`` does (one process), and with the chunks split over two processes (two RQ
-  workers on this two-core machine).
+  ``--work``; the default leaves about 100,000 live): plan + score every live account from
+  the store back into the store, the way ``cshub score`` does (one process), and with the
+  chunks split over two processes (two RQ workers on this two-core machine).
 
     .venv/bin/python bench/scoring.py [--sizes 10000,100000,1000000] [--store-accounts 133000]
 """
