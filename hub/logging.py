@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
-import uuid
 from contextvars import ContextVar
 
 import orjson
@@ -74,4 +74,4 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()

@@ -43,7 +43,6 @@ KEPT_HEADERS = (
     "X-Forwarded-For",
 )
 """Headers stored with a delivery (never Authorization or cookies)."""
-_KEPT = {name.lower(): name for name in KEPT_HEADERS}
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def store(
 ) -> Stored:
     """Insert the delivery unless it is a duplicate, then enqueue its processing; returns once
     the row is committed (together with whatever other deliveries arrived at the same time)."""
-    kept = {_KEPT[k.lower()]: v for k, v in headers.items() if k.lower() in _KEPT}
+    kept = {name: value for name in KEPT_HEADERS if (value := headers.get(name)) is not None}
     values = {
         "source": source,
         "external_id": external_id[:255],

@@ -35,6 +35,7 @@ RECEIVERS: dict[str, Receiver] = {
 }
 PREFIX = "/webhooks/"
 ENDPOINT = "/webhooks/<source>"  # the metrics label, as a Flask rule would name it
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -45,6 +46,8 @@ class Ingress:
     def __init__(self, app: Flask, fallback: WSGIApp) -> None:
         self.app = app
         self.fallback = fallback
+        self._latency = LATENCY.labels(ENDPOINT)
+        self._counters: dict[tuple[str, int], Any] = {}  # the counter of each method and status
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         path: str = environ.get("PATH_INFO", "")
@@ -62,8 +65,8 @@ class Ingress:
             reply = json_failure(WebhookError(500, "internal_error", "an internal error"))
         finally:
             request_id.reset(token)
-        REQUESTS.labels(method, ENDPOINT, reply.status).inc()
-        LATENCY.labels(ENDPOINT).observe(time.perf_counter() - started)
+        self._count(method, reply.status)
+        self._latency.observe(time.perf_counter() - started)
         start_response(
             f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'Unknown')}",
             [
@@ -74,6 +77,13 @@ class Ingress:
             ],
         )
         return [reply.body]
+
+    def _count(self, method: str, status: int) -> None:
+        method = method if method in KNOWN_METHODS else "other"  # bounded label values
+        counter = self._counters.get((method, status))
+        if counter is None:
+            counter = self._counters[method, status] = REQUESTS.labels(method, ENDPOINT, status)
+        counter.inc()
 
     def respond(
         self, method: str, source: str, environ: dict[str, Any], headers: EnvironHeaders

@@ -77,7 +77,8 @@ class _Slot(Generic[Item, Result]):
         self.result: Result | None = None
         self.error: BaseException | None = None
         self.leads = False
-        self.ready = threading.Event()
+        self.ready = threading.Lock()  # held until the slot is done or handed the lead
+        self.ready.acquire()
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -102,7 +103,7 @@ class GroupCommit(Generic[Item, Result]):
             slot.leads = not self._writing
             self._writing = True
         if not slot.leads:
-            slot.ready.wait()
+            slot.ready.acquire()
         if slot.leads:  # first in, or handed the lead by the batch before
             self._lead()
         if slot.error is not None:
@@ -123,9 +124,9 @@ class GroupCommit(Generic[Item, Result]):
         with self._lock:
             if self._waiting:
                 self._waiting[0].leads = True
-                self._waiting[0].ready.set()
+                self._waiting[0].ready.release()
             else:
                 self._writing = False
         for s in batch:
             s.leads = False
-            s.ready.set()
+            s.ready.release()
