@@ -5,7 +5,6 @@ validated update with versioning, preview of the tiers a proposed change would p
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import numpy as np
 from flask.views import MethodView
@@ -19,16 +18,11 @@ from hub.auth import current_actor
 from hub.db import db
 from hub.errors import ApiError
 from hub.models import Account
+from hub.scoring_preview import compare
 from hub.scoring_results import distribution, health_history, latest_prediction
-from hub.scoring_store import Scope, account_ids, load_for_scoring
 from scoring.config import ConfigError, parse_config
-from scoring.features import FeatureBuilder
-from scoring.frames import epoch_day
-from scoring.health import score_health
 
 blp = api_blueprint("scores", __name__, "/api/scores", "Health scores, churn risk and models")
-
-PREVIEW_SAMPLE = 20_000
 
 
 class HealthSchema(StrictSchema):
@@ -278,26 +272,16 @@ class ConfigPreview(MethodView):
     def post(self, changes):
         """The tier distribution a proposed configuration would give the live accounts
         today, beside the current one (nothing is saved; a sample for large tenants)."""
-        current_row = scoring_config.active_version(db.session)
         try:
             proposed = parse_config(scoring_config.merged(db.session, changes))
         except ConfigError as exc:
             raise _invalid(exc) from exc
-        current = parse_config(current_row.document)
-        db.session.commit()
-        day = epoch_day(datetime.now(UTC))
-        with db.engine.connect() as conn:
-            n = len(account_ids(conn, Scope()))
-            k = max(1, -(-n // PREVIEW_SAMPLE))
-            inputs = load_for_scoring(
-                conn, proposed.features, day, Scope(modulo=(k, 0)) if k > 1 else Scope()
-            )
-        new = score_health(FeatureBuilder(inputs, proposed.features).at(day), proposed.health)
-        old = score_health(FeatureBuilder(inputs, current.features).at(day), current.health)
+        result = compare(db.session, proposed)
+        old, new = result.current, result.proposed
         return {
-            "based_on_version": current_row.version,
+            "based_on_version": result.based_on_version,
             "accounts": len(new.score),
-            "sampled": k > 1,
+            "sampled": result.sampled,
             "tiers": dict(Counter(t for t in new.tier if t is not None)),
             "current_tiers": dict(Counter(t for t in old.tier if t is not None)),
             "changed_tier": int(sum(a != b for a, b in zip(new.tier, old.tier, strict=True))),
