@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, Subquery, case, cast, distinct, false, func, select
+from sqlalchemy import Float, Integer, Subquery, case, cast, false, func, literal, select
 from sqlalchemy.engine import Connection
 
 from hub.models import Event, MetricSample
@@ -60,36 +60,48 @@ def metric_days(dialect: str, summed: Collection[str], *where) -> Subquery:
     a pool and the farm's rigs, are averaged rather than added). Any other metric is the
     mean of its samples (total = their sum, n = their count)."""
     day = epoch_day_of(MetricSample.measured_at, dialect)
-    m = MetricSample
-    is_summed = m.metric.in_(sorted(summed)) if summed else false()
-    source, subject = case((is_summed, m.source)), case((is_summed, m.subject))
-    parts = (  # summed metrics per source and part, any other metric whole
+    parts = (
         select(
-            m.account_id.label("account_id"),
-            m.metric.label("metric"),
+            MetricSample.account_id.label("account_id"),
+            MetricSample.metric.label("metric"),
             day.label("day"),
-            source.label("source"),
-            func.sum(m.value).label("s"),
-            func.count(m.value).label("c"),
+            MetricSample.source.label("source"),
+            func.sum(MetricSample.value).label("s"),
+            func.count(MetricSample.value).label("c"),
         )
-        .where(m.value.is_not(None), *where)
-        .group_by(m.account_id, m.metric, day, source, subject)
+        .where(MetricSample.value.is_not(None), *where)
+        .group_by(
+            MetricSample.account_id,
+            MetricSample.metric,
+            day,
+            MetricSample.source,
+            MetricSample.subject,
+        )
         .subquery()
-    ).c
-    summed_part = parts.metric.in_(sorted(summed)) if summed else false()
+    )
+    p = parts.c
+    is_summed = p.metric.in_(sorted(summed)) if summed else false()
+    sources = (
+        select(
+            p.account_id,
+            p.metric,
+            p.day,
+            case((is_summed, func.sum(cast(p.s, Float) / p.c)), else_=func.sum(p.s)).label("total"),
+            case((is_summed, literal(1)), else_=func.sum(p.c)).label("n"),
+        )
+        .group_by(p.account_id, p.metric, p.day, p.source)
+        .subquery()
+    )
+    q = sources.c
     return (
         select(
-            parts.account_id,
-            parts.metric,
-            parts.day,
-            case(
-                (summed_part, func.sum(cast(parts.s, Float) / parts.c)), else_=func.sum(parts.s)
-            ).label("total"),
-            case((summed_part, func.count(distinct(parts.source))), else_=func.sum(parts.c)).label(
-                "n"
-            ),
+            q.account_id,
+            q.metric,
+            q.day,
+            func.sum(q.total).label("total"),
+            func.sum(q.n).label("n"),
         )
-        .group_by(parts.account_id, parts.metric, parts.day)
+        .group_by(q.account_id, q.metric, q.day)
         .subquery()
     )
 
