@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, Integer, Subquery, case, cast, false, func, literal, select
+from sqlalchemy import Integer, case, cast, func
 from sqlalchemy.engine import Connection
 
-from hub.models import Event, MetricSample
+from hub.models import Event
 from scoring import frames
 from scoring.config import FeatureConfig
 
@@ -48,62 +47,6 @@ def epoch_day_of(column, dialect: str):
     if dialect == "sqlite":
         return cast(func.julianday(column) - JULIAN_EPOCH, Integer)
     return cast(func.floor(func.extract("epoch", column) / 86400.0), Integer)
-
-
-def metric_days(dialect: str, summed: Collection[str], *where) -> Subquery:
-    """One row per account, metric and epoch day of the samples matching ``where``, with
-    ``total`` and ``n`` such that total / n is the day's value.
-
-    A metric in ``summed`` is an account total reported in parts (one rig, one exchange
-    account per subject): each part's mean of the day, added up over the parts of a source,
-    is that source's value of the day (n = 1 per source, so sources that see the same total,
-    a pool and the farm's rigs, are averaged rather than added). Any other metric is the
-    mean of its samples (total = their sum, n = their count)."""
-    day = epoch_day_of(MetricSample.measured_at, dialect)
-    parts = (
-        select(
-            MetricSample.account_id.label("account_id"),
-            MetricSample.metric.label("metric"),
-            day.label("day"),
-            MetricSample.source.label("source"),
-            func.sum(MetricSample.value).label("s"),
-            func.count(MetricSample.value).label("c"),
-        )
-        .where(MetricSample.value.is_not(None), *where)
-        .group_by(
-            MetricSample.account_id,
-            MetricSample.metric,
-            day,
-            MetricSample.source,
-            MetricSample.subject,
-        )
-        .subquery()
-    )
-    p = parts.c
-    is_summed = p.metric.in_(sorted(summed)) if summed else false()
-    sources = (
-        select(
-            p.account_id,
-            p.metric,
-            p.day,
-            case((is_summed, func.sum(cast(p.s, Float) / p.c)), else_=func.sum(p.s)).label("total"),
-            case((is_summed, literal(1)), else_=func.sum(p.c)).label("n"),
-        )
-        .group_by(p.account_id, p.metric, p.day, p.source)
-        .subquery()
-    )
-    q = sources.c
-    return (
-        select(
-            q.account_id,
-            q.metric,
-            q.day,
-            func.sum(q.total).label("total"),
-            func.sum(q.n).label("n"),
-        )
-        .group_by(q.account_id, q.metric, q.day)
-        .subquery()
-    )
 
 
 def rows_frame(conn: Connection, stmt, columns: list[str], plain: bool = False) -> pd.DataFrame:
