@@ -32,6 +32,7 @@ from hub.scoring_sql import (
     epoch_day_of,
     event_names,
     feature_of,
+    metric_days,
     rows_frame,
     with_active,
 )
@@ -54,7 +55,10 @@ def spec_of(config: FeatureConfig) -> str:
 
 
 def _metric_spec(config: FeatureConfig) -> str:
-    return hashlib.sha256("\0".join(_metric_names(config)).encode()).hexdigest()
+    """The metrics rolled up and which of them are summed over their parts (a change means
+    rolling up again)."""
+    parts = [*_metric_names(config), "summed:", *config.summed_metrics]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def _spans(days: set[int]) -> Iterator[tuple[int, int]]:
@@ -108,19 +112,13 @@ def _roll(
         columns = ["account_id", "day", "name", "feature", "count"]
         values = ["count"]
     else:
-        inner = (
-            select(
-                MetricSample.account_id.label("account_id"),
-                epoch_day_of(MetricSample.measured_at, dialect).label("day"),
-                MetricSample.metric.label("metric"),
-                MetricSample.value.label("value"),
-            )
-            .where(*conds, MetricSample.metric.in_(_metric_names(config)))
-            .subquery()
-        )
-        c = inner.c
-        keys = (c.account_id, c.day, c.metric)
-        rows = select(*keys, func.sum(c.value), func.count(c.value)).where(true()).group_by(*keys)
+        days = metric_days(
+            dialect,
+            config.summed_metrics,
+            *conds,
+            MetricSample.metric.in_(_metric_names(config)),
+        ).c
+        rows = select(days.account_id, days.day, days.metric, days.total, days.n).where(true())
         columns = ["account_id", "day", "metric", "total", "n"]
         values = ["total", "n"]
     # WHERE true: SQLite needs it before an upsert clause on INSERT ... SELECT

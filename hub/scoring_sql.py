@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Integer, case, cast, func
+from sqlalchemy import Float, Integer, Subquery, case, cast, distinct, false, func, select
 from sqlalchemy.engine import Connection
 
-from hub.models import Event
+from hub.models import Event, MetricSample
 from scoring import frames
 from scoring.config import FeatureConfig
 
@@ -47,6 +48,50 @@ def epoch_day_of(column, dialect: str):
     if dialect == "sqlite":
         return cast(func.julianday(column) - JULIAN_EPOCH, Integer)
     return cast(func.floor(func.extract("epoch", column) / 86400.0), Integer)
+
+
+def metric_days(dialect: str, summed: Collection[str], *where) -> Subquery:
+    """One row per account, metric and epoch day of the samples matching ``where``, with
+    ``total`` and ``n`` such that total / n is the day's value.
+
+    A metric in ``summed`` is an account total reported in parts (one rig, one exchange
+    account per subject): each part's mean of the day, added up over the parts of a source,
+    is that source's value of the day (n = 1 per source, so sources that see the same total,
+    a pool and the farm's rigs, are averaged rather than added). Any other metric is the
+    mean of its samples (total = their sum, n = their count)."""
+    day = epoch_day_of(MetricSample.measured_at, dialect)
+    m = MetricSample
+    is_summed = m.metric.in_(sorted(summed)) if summed else false()
+    source, subject = case((is_summed, m.source)), case((is_summed, m.subject))
+    parts = (  # summed metrics per source and part, any other metric whole
+        select(
+            m.account_id.label("account_id"),
+            m.metric.label("metric"),
+            day.label("day"),
+            source.label("source"),
+            func.sum(m.value).label("s"),
+            func.count(m.value).label("c"),
+        )
+        .where(m.value.is_not(None), *where)
+        .group_by(m.account_id, m.metric, day, source, subject)
+        .subquery()
+    ).c
+    summed_part = parts.metric.in_(sorted(summed)) if summed else false()
+    return (
+        select(
+            parts.account_id,
+            parts.metric,
+            parts.day,
+            case(
+                (summed_part, func.sum(cast(parts.s, Float) / parts.c)), else_=func.sum(parts.s)
+            ).label("total"),
+            case((summed_part, func.count(distinct(parts.source))), else_=func.sum(parts.c)).label(
+                "n"
+            ),
+        )
+        .group_by(parts.account_id, parts.metric, parts.day)
+        .subquery()
+    )
 
 
 def rows_frame(conn: Connection, stmt, columns: list[str], plain: bool = False) -> pd.DataFrame:

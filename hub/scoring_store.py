@@ -26,6 +26,7 @@ from hub.scoring_sql import (
     epoch_day_of,
     event_names,
     feature_of,
+    metric_days,
     name_filter,
     only_accounts,
     rows_frame,
@@ -129,26 +130,26 @@ def load_activity_buckets(
 def load_metric_buckets(
     conn: Connection, config: FeatureConfig, as_of_day: int, scope: Scope, accounts: pd.DataFrame
 ) -> pd.DataFrame:
-    """Sums and counts of samples per account, metric and window bucket. Grouped by
-    (account, metric), the order of the samples' index, with one pair of conditional sums
-    per bucket, so the database streams instead of sorting."""
+    """Totals and counts per account, metric and window bucket, from the day values of
+    ``metric_days`` (the roll-up's rows, computed from the raw samples)."""
     edges = [int(e) for e in frames.bucket_edges(as_of_day)]
     at = MetricSample.measured_at
+    days = metric_days(
+        conn.dialect.name,
+        config.summed_metrics,
+        at >= at_midnight(edges[0]),
+        at < at_midnight(as_of_day),
+        MetricSample.metric.in_(sorted(set(config.metrics.values()))),
+        *scope.where(MetricSample.account_id),
+    ).c
     aggregates = []
     for lo, hi in pairwise(edges):
-        inside = and_(at >= at_midnight(lo), at < at_midnight(hi))
-        value = case((inside, MetricSample.value), else_=None)
-        aggregates += [func.sum(value), func.count(value)]
-    stmt = (
-        select(MetricSample.account_id, MetricSample.metric, *aggregates)
-        .where(
-            at >= at_midnight(edges[0]),
-            at < at_midnight(as_of_day),
-            MetricSample.metric.in_(sorted(set(config.metrics.values()))),
-            *scope.where(MetricSample.account_id),
-        )
-        .group_by(MetricSample.account_id, MetricSample.metric)
-    )
+        inside = and_(days.day >= lo, days.day < hi)
+        aggregates += [
+            func.sum(case((inside, days.total), else_=None)),
+            func.coalesce(func.sum(case((inside, days.n), else_=None)), 0),
+        ]
+    stmt = select(days.account_id, days.metric, *aggregates).group_by(days.account_id, days.metric)
     rows = bucket_rows(conn, stmt, ["account_id", "metric"], ["total", "n"], edges[:-1])
     return frames.typed(rows[list(frames.METRIC_COLUMNS)].fillna({"total": 0.0}), "metrics")
 

@@ -26,6 +26,11 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
+SUMMED_ROLES = ("hashrate", "portfolio_value")
+"""Metric roles whose samples are parts of the account's total (rigs of a farm, exchange
+accounts of a trader), not repeated readings of one value."""
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Which raw signals feed which feature."""
@@ -51,6 +56,12 @@ class FeatureConfig:
     @property
     def milestone_events(self) -> tuple[str, ...]:
         return tuple(sorted({m for names in self.milestones.values() for m in names}))
+
+    @property
+    def summed_metrics(self) -> tuple[str, ...]:
+        """Metrics that are an account total reported in parts (one sample per rig, per
+        exchange account): the account's value is the sum over its parts."""
+        return tuple(sorted({self.metrics[r] for r in SUMMED_ROLES if r in self.metrics}))
 
 
 @dataclass(frozen=True)

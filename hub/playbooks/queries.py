@@ -41,6 +41,7 @@ from hub.playbooks.facts import (
 )
 from hub.playbooks.guards import PastEnrolment
 from hub.scoring_sql import event_names as rolled_up_events
+from hub.scoring_sql import metric_days
 from scoring.config import FeatureConfig
 from scoring.frames import epoch_day
 
@@ -365,23 +366,20 @@ def _metric(
             .group_by(Event.account_id, day)
             .subquery()
         )
-    else:
-        day = day_of(session, MetricSample.measured_at)
-        daily = (
-            select(
-                MetricSample.account_id.label("a"),
-                day.label("d"),
-                func.avg(MetricSample.value).label("v"),
-            )
-            .where(
-                MetricSample.account_id.in_(ids),
-                MetricSample.metric == window.metric,
-                MetricSample.measured_at >= start_at,
-                MetricSample.measured_at < end_at,
-            )
-            .group_by(MetricSample.account_id, day)
-            .subquery()
-        )
+    else:  # day values as the roll-up has them (an account total summed over its parts)
+        summed = scoring_config.active_config(session).features.summed_metrics
+        days = metric_days(
+            session.get_bind().dialect.name,
+            summed,
+            MetricSample.account_id.in_(ids),
+            MetricSample.metric == window.metric,
+            MetricSample.measured_at >= start_at,
+            MetricSample.measured_at < end_at,
+        ).c
+        daily = select(
+            days.account_id.label("a"), days.day.label("d"), (days.total / days.n).label("v")
+        ).subquery()
+        rs = epoch_day(recent_start)
     recent = daily.c.d >= rs
     stmt = select(
         daily.c.a,
@@ -423,7 +421,7 @@ def _metric(
 
 def _daily_rollup(window: MetricWindow, ids: list[int], first: int, end: int):
     """Daily values (a: account, d: epoch day, v) of days ``[first, end)`` from the roll-ups:
-    the count of usage events, or the mean of the metric's samples."""
+    the count of usage events, or the metric's day value (``metric_days``)."""
     if window.metric == USAGE:
         return (
             select(
