@@ -61,7 +61,8 @@ def metric_days(dialect: str, summed: Collection[str], *where) -> Subquery:
     mean of its samples (total = their sum, n = their count)."""
     day = epoch_day_of(MetricSample.measured_at, dialect)
     m = MetricSample
-    is_summed = m.metric.in_(sorted(summed)) if summed else false()
+    names = sorted(summed)
+    is_summed = m.metric.in_(names) if names else false()
     source, subject = case((is_summed, m.source)), case((is_summed, m.subject))
     parts = (  # summed metrics per source and part, any other metric whole
         select(
@@ -76,7 +77,7 @@ def metric_days(dialect: str, summed: Collection[str], *where) -> Subquery:
         .group_by(m.account_id, m.metric, day, source, subject)
         .subquery()
     ).c
-    summed_part = parts.metric.in_(sorted(summed)) if summed else false()
+    summed_part = parts.metric.in_(names) if names else false()
     return (
         select(
             parts.account_id,

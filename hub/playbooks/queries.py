@@ -7,6 +7,7 @@ the windows (``rollup_config``), else the raw events and samples.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -246,8 +247,11 @@ def load_facts(
         ):
             if r[0] in facts and r[1]:
                 facts[r[0]].features[r[1]] = _aware(r[2])
+    raw = [w for w in needs.metrics if w.metric != USAGE and not rolled_up(w, rollups)]
+    config = (rollups or scoring_config.active_config(session).features) if raw else None
+    summed = config.summed_metrics if config else ()
     for window in needs.metrics:
-        _metric(session, window, ids, now, facts, rolled_up(window, rollups))
+        _metric(session, window, ids, now, facts, rolled_up(window, rollups), summed)
     enrolments: dict[int, list[JourneyEnrolment]] = defaultdict(list)
     for e in session.scalars(
         select(JourneyEnrolment)
@@ -341,9 +345,16 @@ def _events(session, ids: list[int], now, needs: Needs, facts) -> None:
 
 
 def _metric(
-    session, window: MetricWindow, ids: list[int], now, facts, from_rollups: bool = False
+    session,
+    window: MetricWindow,
+    ids: list[int],
+    now,
+    facts,
+    from_rollups: bool = False,
+    summed: Collection[str] = (),
 ) -> None:
-    """Per account: baseline and recent stats of one metric over whole UTC days before today."""
+    """Per account: baseline and recent stats of one metric over whole UTC days before today.
+    ``summed``: the metrics whose day value is the sum of their parts (``metric_days``)."""
     today = now.date()
     recent_start = today - timedelta(days=window.recent_days)
     base_start = recent_start - timedelta(days=window.baseline_days)
@@ -367,7 +378,6 @@ def _metric(
             .subquery()
         )
     else:  # day values as the roll-up has them (an account total summed over its parts)
-        summed = scoring_config.active_config(session).features.summed_metrics
         days = metric_days(
             session.get_bind().dialect.name,
             summed,
