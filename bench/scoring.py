@@ -229,14 +229,13 @@ def _store_run(engine, url: str, workers: int, as_of: datetime) -> tuple[dict, d
         conn.execute(text("DELETE FROM churn_predictions"))
     _hwm_reset()
     t0 = time.perf_counter()
-    plan = plan_run(engine, as_of)
+    plan = plan_run(engine, as_of, workers=workers)
     t1 = time.perf_counter()
     if workers == 1:
         parts = _store_chunks(url, plan.to_dict(), plan.chunks)
-    else:
-        shares = [plan.chunks[i::workers] for i in range(workers)]
+    else:  # each chunk to the next free worker, as RQ workers take jobs off the queue
         with ProcessPoolExecutor(workers) as pool:
-            futures = [pool.submit(_store_chunks, url, plan.to_dict(), c) for c in shares]
+            futures = [pool.submit(_store_chunks, url, plan.to_dict(), [c]) for c in plan.chunks]
             parts = [p for f in futures for p in f.result()]
     elapsed = time.perf_counter() - t0
     summary = merge_summaries(plan, parts)

@@ -47,18 +47,16 @@ def _nan_none(value: float) -> float | None:
     return None if value is None or np.isnan(value) else round(float(value), 1)
 
 
-def write_health(
-    conn: Connection,
+def health_rows(
     result: HealthResult,
     trends: dict[int, np.ndarray],
     config_version: int,
     computed_at: datetime,
-) -> int:
-    """Insert one HealthScore row per scored account; return how many."""
-    records = result.records()
+) -> list[dict[str, Any]]:
+    """One HealthScore row (JSON serialised) per scored account."""
     index = {int(a): i for i, a in enumerate(result.account_id)}
     rows = []
-    for rec in records:
+    for rec in result.records():
         i = index[rec["account_id"]]
         rows.append(
             {
@@ -76,21 +74,19 @@ def write_health(
                 "computed_at": computed_at,
             }
         )
-    for start in range(0, len(rows), BATCH):
-        conn.execute(_HEALTH_INSERT, rows[start : start + BATCH])
-    return len(rows)
+    return rows
 
 
-def write_predictions(
-    conn: Connection,
+def prediction_rows(
     account_ids: np.ndarray,
     probability: np.ndarray,
     segments: np.ndarray,
     reasons: list[list[str]],
     model_version: str,
     predicted_at: datetime,
-) -> int:
-    rows = [
+) -> list[dict[str, Any]]:
+    """One ChurnPrediction row (reasons serialised) per account."""
+    return [
         {
             "account_id": int(a),
             "probability": round(float(p), 4),
@@ -101,9 +97,13 @@ def write_predictions(
         }
         for a, p, s, r in zip(account_ids, probability, segments, reasons, strict=True)
     ]
-    for start in range(0, len(rows), BATCH):
-        conn.execute(_PREDICTION_INSERT, rows[start : start + BATCH])
-    return len(rows)
+
+
+def insert_rows(conn: Connection, health: list[dict], predictions: list[dict]) -> None:
+    """Insert rows made by ``health_rows`` and ``prediction_rows``, in batches."""
+    for statement, rows in ((_HEALTH_INSERT, health), (_PREDICTION_INSERT, predictions)):
+        for start in range(0, len(rows), BATCH):
+            conn.execute(statement, rows[start : start + BATCH])
 
 
 def _latest_ids(model, accounts):

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from hub import churn_registry, scoring_config, scoring_rollup
 from hub.models import ChurnPrediction, HealthConfigVersion, HealthScore
 from hub.scoring_history import load_score_history
-from hub.scoring_results import write_health, write_predictions
+from hub.scoring_results import health_rows, insert_rows, prediction_rows
 from hub.scoring_store import Scope, account_ids, load_for_scoring, load_milestones_in
 from scoring.churn import ChurnModel, risk_segments
 from scoring.config import ScoringConfig, parse_config
@@ -76,8 +77,13 @@ def plan_run(
     as_of: datetime | None = None,
     chunk_size: int = CHUNK_SIZE,
     reference_sample: int = REFERENCE_SAMPLE,
+    workers: int = 1,
 ) -> RunPlan:
-    """Decide what a scoring run covers; compute shared percentile references if chunked."""
+    """Decide what a scoring run covers; compute shared percentile references if chunked.
+
+    Chunks hold at most ``chunk_size`` accounts and are all the same size, and a run of
+    more than one chunk has a multiple of ``workers`` chunks, so no worker is left with
+    a larger share than the others."""
     now = (as_of or datetime.now(UTC)).astimezone(UTC)
     day = epoch_day(now)
     with Session(engine) as session, session.begin():
@@ -89,10 +95,7 @@ def plan_run(
     rollup_seconds = round(time.perf_counter() - started, 2)
     with engine.connect() as conn:
         ids = account_ids(conn, Scope())
-    chunks = [
-        (int(ids[i]), int(ids[min(i + chunk_size, len(ids)) - 1]))
-        for i in range(0, len(ids), max(1, chunk_size))
-    ]
+    chunks = _chunks(ids, chunk_size, workers)
     plan = RunPlan(
         as_of_day=day,
         computed_at=now.isoformat(),
@@ -105,6 +108,16 @@ def plan_run(
     if len(chunks) > 1:
         plan.reference = _reference(engine, config, day, ids, reference_sample)
     return plan
+
+
+def _chunks(ids: np.ndarray, chunk_size: int, workers: int) -> list[tuple[int, int]]:
+    """Inclusive id ranges of equal numbers of ``ids``: as few as ``chunk_size`` allows,
+    rounded up to a multiple of ``workers`` when there is more than one."""
+    count = -(-len(ids) // max(1, chunk_size))
+    if count > 1:
+        count = -(-count // max(1, workers)) * max(1, workers)
+    bounds = np.linspace(0, len(ids), count + 1).round().astype(int)
+    return [(int(ids[lo]), int(ids[hi - 1])) for lo, hi in pairwise(bounds) if hi > lo]
 
 
 def _reference(
@@ -147,6 +160,19 @@ def score_chunk(engine: Engine, plan: RunPlan, lo: int, hi: int) -> dict[str, An
     health = score_health(features, config.health, plan.reference)
     change = trends(health.account_id, health.score, history, plan.as_of_day)
     churn = predict(model, features, config) if model is not None else None
+    # rows are made before the write transaction: on SQLite it holds the one write lock,
+    # which the other chunks' workers wait for
+    health_out = health_rows(health, change, plan.config_version, at)
+    predictions = []
+    if churn is not None and model_row is not None:
+        predictions = prediction_rows(
+            features["account_id"].to_numpy(),
+            churn["probability"],
+            churn["segment"],
+            churn["reasons"],
+            model_row.version,
+            at,
+        )
     scored = time.perf_counter()
     with engine.begin() as conn:
         for table, column in (
@@ -154,22 +180,11 @@ def score_chunk(engine: Engine, plan: RunPlan, lo: int, hi: int) -> dict[str, An
             (ChurnPrediction, ChurnPrediction.predicted_at),
         ):
             conn.execute(delete(table).where(column == at, table.account_id.between(lo, hi)))
-        written = write_health(conn, health, change, plan.config_version, at)
-        predicted = 0
-        if churn is not None and model_row is not None:
-            predicted = write_predictions(
-                conn,
-                features["account_id"].to_numpy(),
-                churn["probability"],
-                churn["segment"],
-                churn["reasons"],
-                model_row.version,
-                at,
-            )
+        insert_rows(conn, health_out, predictions)
     return {
         "accounts": len(features),
-        "scored": written,
-        "predicted": predicted,
+        "scored": len(health_out),
+        "predicted": len(predictions),
         "tiers": dict(Counter(t for t in health.tier if t is not None)),
         "risk_segments": dict(Counter(churn["segment"])) if churn is not None else {},
         "seconds": {

@@ -23,6 +23,16 @@ def _write_back() -> list[str]:
     return [enqueue(sync.salesforce_push).id, enqueue(sync.mixpanel_push).id]
 
 
+def _chunk_workers() -> int:
+    """How many RQ workers listen on the queue the chunk jobs go to (at least one)."""
+    from rq import Worker
+
+    from hub.queue import queues
+
+    queue = queues[score_chunk.job_options["queue"]]
+    return max(1, Worker.count(queue=queue))
+
+
 @job(timeout=3600)
 def score_all(
     as_of: str | None = None, chunk_size: int | None = None, fan_out: bool = True
@@ -33,7 +43,8 @@ def score_all(
     from hub.scoring_service import CHUNK_SIZE, plan_run, run_inline
 
     when = datetime.fromisoformat(as_of) if as_of else None
-    plan = plan_run(db.engine, when, chunk_size or CHUNK_SIZE)
+    workers = _chunk_workers() if fan_out else 1
+    plan = plan_run(db.engine, when, chunk_size or CHUNK_SIZE, workers=workers)
     if len(plan.chunks) <= 1 or not fan_out:
         summary = run_inline(db.engine, plan)
         summary["write_back_jobs"] = _write_back()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hub.db import db
 from hub.models import Account, ChurnPrediction, HealthScore
-from hub.scoring_results import write_health, write_predictions
+from hub.scoring_results import health_rows, insert_rows, prediction_rows
 
 AT = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 
@@ -33,18 +33,18 @@ def test_json_columns_read_back_as_written(app):
             "missing": [],
         }
         result = SimpleNamespace(records=lambda: [record], account_id=np.array([account.id]))
+        health = health_rows(result, {7: np.array([np.nan])}, 3, AT)
+        predictions = prediction_rows(
+            np.array([account.id]),
+            np.array([0.51234]),
+            np.array(["medium"]),
+            [["Fewer logins", "Ticket « urgent »"]],
+            "v1",
+            AT,
+        )
+        assert len(health) == len(predictions) == 1
         with db.engine.begin() as conn:
-            assert write_health(conn, result, {7: np.array([np.nan])}, 3, AT) == 1
-            written = write_predictions(
-                conn,
-                np.array([account.id]),
-                np.array([0.51234]),
-                np.array(["medium"]),
-                [["Fewer logins", "Ticket « urgent »"]],
-                "v1",
-                AT,
-            )
-            assert written == 1
+            insert_rows(conn, health, predictions)
         score = db.session.scalar(select(HealthScore))
         assert (score.components, score.contributions) == (
             record["components"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 from sqlalchemy import func, select
 
 from hub.churn_service import evaluate_active, predict_accounts
@@ -91,6 +91,31 @@ def test_train_then_score_in_chunks_then_write_back(app):
         score_chunk(plan, lo, hi)  # RQ may deliver a job twice
         db.session.expire_all()
         assert _count(HealthScore) == live and _count(ChurnPrediction) == live
+
+
+def test_chunks_are_even_over_the_listening_workers(app):
+    """With two workers listening, a run that needs three chunks of 40 gets four of equal
+    size instead, so neither worker scores more accounts than the other."""
+    live = _demo(app, accounts=130, days=40)
+    set_app(app)
+    with app.app_context():
+        for name in ("w1", "w2"):
+            Worker(queues.all(), connection=queues.redis, name=name).register_birth()
+        assert -(-live // 40) == 3  # what one worker would get
+        run = score_all(as_of=AS_OF.isoformat(), chunk_size=40)
+        plan = queues["default"].fetch_job(run["chunk_jobs"][0]).args[0]
+        sizes = [
+            db.session.scalar(
+                select(func.count()).where(
+                    Account.id.between(lo, hi),
+                    Account.churned_at.is_(None),
+                    Account.status != "churned",
+                )
+            )
+            for lo, hi in plan["chunks"]
+        ]
+        assert run["chunks"] == 4 and sum(sizes) == live
+        assert max(sizes) - min(sizes) <= 1 and max(sizes) <= 40
 
 
 def test_trend_from_last_weeks_score(app):
