@@ -255,6 +255,7 @@ def section_store(args) -> dict[str, Any]:
 
     from hub import churn_registry, scoring_rollup
     from hub.db import Base, make_engine
+    from hub.models import EventDaily, MetricDaily, RollupDay, RollupState
 
     build_store = _bench_module("scoring_store").build_store
     path = Path(args.work, f"store-{args.store_accounts}.db")
@@ -263,6 +264,9 @@ def section_store(args) -> dict[str, Any]:
         setup = build_store(path, args.store_accounts, D, days=SCORING_DAYS)
     url = f"sqlite:///{path}"
     engine = make_engine(url)
+    # the roll-ups are rebuilt below anyway: made afresh, they have this code's definition
+    rollups = [m.__table__ for m in (EventDaily, MetricDaily, RollupDay, RollupState)]
+    Base.metadata.drop_all(engine, tables=rollups)
     Base.metadata.create_all(engine)  # tables newer than the stored file
     for table in Base.metadata.sorted_tables:  # and indexes newer than it
         for index in table.indexes:

@@ -17,7 +17,10 @@ class EventDaily(Base):
     (account, event, feature) in key order, without a sort."""
 
     __tablename__ = "event_daily"
-    __table_args__ = (PrimaryKeyConstraint("account_id", "name", "feature", "day"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("account_id", "name", "feature", "day"),
+        {"sqlite_with_rowid": False},  # the rows are the key's b-tree: reads scan it in order
+    )
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
@@ -33,7 +36,10 @@ class MetricDaily(Base):
     last, like ``EventDaily``)."""
 
     __tablename__ = "metric_daily"
-    __table_args__ = (PrimaryKeyConstraint("account_id", "metric", "day"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("account_id", "metric", "day"),
+        {"sqlite_with_rowid": False},
+    )
 
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True

@@ -334,6 +334,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "account_id", "name", "feature", "day", name=op.f("pk_event_daily")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "health_scores",
@@ -422,6 +423,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("account_id", "metric", "day", name=op.f("pk_metric_daily")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "milestones",
